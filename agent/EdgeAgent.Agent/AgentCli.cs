@@ -1,0 +1,18 @@
+using System.CommandLine;
+using System.Reflection;
+
+namespace EdgeAgent.Agent;
+
+/// <summary>The <c>edgeagent</c> command line: diagnostics verbs today, the daemon later.</summary>
+public static class AgentCli
+{
+    public static string Version =>
+        typeof(AgentCli).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion
+        ?? "0.0.0";
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var root = new RootCommand("edgeagent: runs quantized ONNX models on a device and keeps them current");
+        return await root.Parse(args).InvokeAsync();
+    }
+}

@@ -1,0 +1,3 @@
+using EdgeAgent.Agent;
+
+return await AgentCli.RunAsync(args);
