@@ -191,7 +191,7 @@ public sealed record ModelInfo(
         string name = "";
         var type = OnnxElementType.Undefined;
         IReadOnlyList<OnnxDim>? shape = null;
-        var kind = OnnxValueKind.Unknown;
+        var kind = OnnxTypeKind.Unknown;
         while (r.TryReadTag(out int field, out WireType wt))
         {
             if (field == 1 && wt == WireType.LengthDelimited) name = r.ReadString();
@@ -201,9 +201,9 @@ public sealed record ModelInfo(
         return new OnnxValueInfo(name, type, shape, kind);
     }
 
-    private static (OnnxValueKind, OnnxElementType, IReadOnlyList<OnnxDim>?) ReadType(ProtoReader r)
+    private static (OnnxTypeKind, OnnxElementType, IReadOnlyList<OnnxDim>?) ReadType(ProtoReader r)
     {
-        var result = (OnnxValueKind.Unknown, OnnxElementType.Undefined, (IReadOnlyList<OnnxDim>?)null);
+        var result = (OnnxTypeKind.Unknown, OnnxElementType.Undefined, (IReadOnlyList<OnnxDim>?)null);
         while (r.TryReadTag(out int field, out WireType wt))
         {
             switch (field)
@@ -212,11 +212,11 @@ public sealed record ModelInfo(
                 // Sparse tensors share the Tensor layout (elem_type 1, shape 2).
                 case 1 or 8 when wt == WireType.LengthDelimited:
                     var (t, s) = ReadTensorType(r.ReadMessage("TypeProto.Tensor"));
-                    result = (field == 1 ? OnnxValueKind.Tensor : OnnxValueKind.SparseTensor, t, s);
+                    result = (field == 1 ? OnnxTypeKind.Tensor : OnnxTypeKind.SparseTensor, t, s);
                     break;
-                case 4: result.Item1 = OnnxValueKind.Sequence; r.SkipField(wt); break;
-                case 5: result.Item1 = OnnxValueKind.Map; r.SkipField(wt); break;
-                case 9: result.Item1 = OnnxValueKind.Optional; r.SkipField(wt); break;
+                case 4: result.Item1 = OnnxTypeKind.Sequence; r.SkipField(wt); break;
+                case 5: result.Item1 = OnnxTypeKind.Map; r.SkipField(wt); break;
+                case 9: result.Item1 = OnnxTypeKind.Optional; r.SkipField(wt); break;
                 default: r.SkipField(wt); break;
             }
         }

@@ -1,7 +1,7 @@
 namespace EdgeAgent.OnnxFormat;
 
 /// <summary>What kind of value a graph input/output is (onnx.proto, TypeProto's <c>value</c> oneof).</summary>
-public enum OnnxValueKind
+public enum OnnxTypeKind
 {
     Unknown = 0,
     Tensor,
@@ -15,7 +15,7 @@ public enum OnnxValueKind
 /// A graph input or output (onnx.proto, ValueInfoProto): name, element type and shape. A null
 /// <see cref="Shape"/> means the rank is unknown; an empty one is a scalar.
 /// </summary>
-public sealed record OnnxValueInfo(string Name, OnnxElementType ElementType, IReadOnlyList<OnnxDim>? Shape, OnnxValueKind Kind = OnnxValueKind.Tensor)
+public sealed record OnnxValueInfo(string Name, OnnxElementType ElementType, IReadOnlyList<OnnxDim>? Shape, OnnxTypeKind Kind = OnnxTypeKind.Tensor)
 {
     /// <summary>True when every dimension is fixed (the rank is known and no dim is symbolic/unknown).</summary>
     public bool HasFixedShape => Shape is not null && Shape.All(d => d.IsFixed);
@@ -23,8 +23,8 @@ public sealed record OnnxValueInfo(string Name, OnnxElementType ElementType, IRe
     /// <summary><c>name: float32[batch,64]</c>.</summary>
     public override string ToString() => Kind switch
     {
-        OnnxValueKind.Tensor => $"{Name}: {ElementTypes.Name(ElementType)}{OnnxDim.Format(Shape)}",
-        OnnxValueKind.SparseTensor => $"{Name}: sparse {ElementTypes.Name(ElementType)}{OnnxDim.Format(Shape)}",
+        OnnxTypeKind.Tensor => $"{Name}: {ElementTypes.Name(ElementType)}{OnnxDim.Format(Shape)}",
+        OnnxTypeKind.SparseTensor => $"{Name}: sparse {ElementTypes.Name(ElementType)}{OnnxDim.Format(Shape)}",
         _ => $"{Name}: {Kind.ToString().ToLowerInvariant()}",
     };
 }

@@ -110,7 +110,7 @@ public sealed class TensorProtoCodecTests
                     for (int i = 0; i < values.Count; i++)
                     {
                         string pb = Path.Combine(set, $"{prefix}_{i}.pb");
-                        if (!File.Exists(pb) || values[i].Kind != OnnxValueKind.Tensor) continue;
+                        if (!File.Exists(pb) || values[i].Kind != OnnxTypeKind.Tensor) continue;
                         if (!ElementTypes.IsSupported(values[i].ElementType))
                         {
                             var e = Record.Exception(() => TensorProtoCodec.ReadFile(pb));
