@@ -13,6 +13,7 @@ public static class AgentCli
     public static async Task<int> RunAsync(string[] args)
     {
         var root = new RootCommand("edgeagent: runs quantized ONNX models on a device and keeps them current");
+        root.Subcommands.Add(EdgeAgent.Agent.Cli.TufCommand.Create());
         return await root.Parse(args).InvokeAsync();
     }
 }
