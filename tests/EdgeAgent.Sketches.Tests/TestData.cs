@@ -1,3 +1,5 @@
+using EdgeAgent.Sketches.Kll;
+
 namespace EdgeAgent.Sketches.Tests;
 
 /// <summary>The input streams the accuracy specification names, generated deterministically from a seed.</summary>
@@ -123,7 +125,7 @@ internal static class TestData
     /// Max |estimated − exact| inclusive rank over a 1000-point grid of query values taken at the exact
     /// quantiles (i + 0.5)/1000 of the data, plus the exact min and max.
     /// </summary>
-    public static double MaxRankError(Kll.KllFloatsSketch sketch, float[] sorted)
+    public static double MaxRankError(KllFloatsSketch sketch, float[] sorted)
     {
         var view = sketch.GetSortedView();
         double worst = 0;

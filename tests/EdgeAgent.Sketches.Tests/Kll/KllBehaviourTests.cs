@@ -1,0 +1,78 @@
+using EdgeAgent.Sketches.Kll;
+using Xunit;
+
+namespace EdgeAgent.Sketches.Tests.Kll;
+
+public sealed class KllBehaviourTests
+{
+    [Fact]
+    public void NaN_is_ignored_by_the_sketch()
+    {
+        var s = new KllFloatsSketch(200);
+        s.Update([1f, float.NaN, 2f, float.NaN]);
+        Assert.Equal(2, s.N);
+        Assert.Equal(1f, s.MinItem);
+        Assert.Equal(2f, s.MaxItem);
+    }
+
+    [Fact]
+    public void Infinities_are_ordinary_values_for_the_raw_sketch()
+    {
+        var s = new KllFloatsSketch(200);
+        s.Update([float.NegativeInfinity, 0f, float.PositiveInfinity]);
+        Assert.Equal(3, s.N);
+        Assert.Equal(float.NegativeInfinity, s.MinItem);
+        Assert.Equal(float.PositiveInfinity, s.MaxItem);
+        Assert.Equal(float.PositiveInfinity, KllFloatsSketch.Deserialize(s.ToByteArray()).MaxItem);
+    }
+
+    [Fact]
+    public void K_outside_the_format_range_is_refused()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => new KllFloatsSketch(7));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new KllFloatsSketch(65536));
+    }
+
+    [Fact]
+    public void Exact_mode_ranks_and_quantiles_follow_the_inclusive_and_exclusive_definitions()
+    {
+        var s = new KllFloatsSketch(200);
+        s.Update([10f, 20f, 20f, 30f]);
+        Assert.Equal(0.75, s.GetRank(20f));
+        Assert.Equal(0.25, s.GetRank(20f, inclusive: false));
+        Assert.Equal(0.0, s.GetRank(5f));
+        Assert.Equal(1.0, s.GetRank(30f));
+        Assert.Equal(10f, s.GetQuantile(0.25));
+        Assert.Equal(20f, s.GetQuantile(0.25, inclusive: false));
+        Assert.Equal(20f, s.GetQuantile(0.5));
+        Assert.Equal(10f, s.GetQuantile(0));
+        Assert.Equal(30f, s.GetQuantile(1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => s.GetSortedView().GetQuantile(1.5));
+    }
+
+    [Fact]
+    public void Normalized_rank_error_matches_the_published_fit()
+    {
+        Assert.Equal(0.0133, KllFloatsSketch.NormalizedRankError(200, false), 4);
+        Assert.Equal(0.0165, KllFloatsSketch.NormalizedRankError(200, true), 4);
+        Assert.Equal(0.0068, KllFloatsSketch.NormalizedRankError(400, false), 4);
+    }
+
+    [Fact]
+    public void Retained_items_stay_within_the_capacity_of_the_levels()
+    {
+        var s = new KllFloatsSketch(200, new Random(9));
+        var rng = new Random(9);
+        for (int i = 0; i < 2_000_000; i++)
+        {
+            s.Update((float)rng.NextDouble());
+            if ((i & 0xFFFF) == 0)
+            {
+                Assert.True(s.NumRetained <= KllCapacity.TotalCapacity(200, s.NumLevels));
+            }
+        }
+
+        // O(k log(n/k)) storage: far below n.
+        Assert.InRange(s.NumRetained, 200, 700);
+    }
+}
