@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Reflection;
+using EdgeAgent.Agent.Cli;
 
 namespace EdgeAgent.Agent;
 
@@ -13,6 +14,9 @@ public static class AgentCli
     public static async Task<int> RunAsync(string[] args)
     {
         var root = new RootCommand("edgeagent: runs quantized ONNX models on a device and keeps them current");
+        root.Subcommands.Add(InspectCommand.Create());
+        root.Subcommands.Add(PredictCommand.Create());
+        root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(EdgeAgent.Agent.Cli.TufCommand.Create());
         return await root.Parse(args).InvokeAsync();
     }
