@@ -236,7 +236,8 @@ public sealed class KllFloatsSketch
             }
         }
 
-        var view = KllSortedView.FromWeighted(items, weights, _min, _max, IsEmpty ? 0 : NormalizedRankError(false));
+        var view = KllSortedView.FromWeighted(items, weights, _min, _max,
+            IsEmpty ? 0 : NormalizedRankError(false), IsEmpty ? 0 : NormalizedRankError(true));
         _sortedView = view;
         return view;
     }

@@ -11,8 +11,9 @@ public sealed class KllSortedView
     private readonly float[] _items;
     private readonly long[] _cumulativeWeights;
 
-    private KllSortedView(float[] items, long[] cumulativeWeights, float min, float max, double rankErrorBound)
+    private KllSortedView(float[] items, long[] cumulativeWeights, float min, float max, double rankErrorBound, double massErrorBound)
     {
+        MassErrorBound = massErrorBound;
         _items = items;
         _cumulativeWeights = cumulativeWeights;
         TotalWeight = cumulativeWeights.Length == 0 ? 0 : cumulativeWeights[^1];
@@ -42,6 +43,13 @@ public sealed class KllSortedView
     /// </summary>
     public double RankErrorBound { get; }
 
+    /// <summary>
+    /// Bound on the error of the estimated mass between two split points: 0 for an exact view; for a sketch
+    /// view, the DataSketches double-sided (PMF) normalized rank error at min K (99th percentile), which is
+    /// tighter than twice <see cref="RankErrorBound"/>.
+    /// </summary>
+    public double MassErrorBound { get; }
+
     /// <summary>True when the view stands for no values.</summary>
     public bool IsEmpty => TotalWeight == 0;
 
@@ -66,11 +74,11 @@ public sealed class KllSortedView
         }
 
         return items.Length == 0
-            ? new KllSortedView(items, cumulative, float.NaN, float.NaN, 0)
-            : new KllSortedView(items, cumulative, items[0], items[^1], 0);
+            ? new KllSortedView(items, cumulative, float.NaN, float.NaN, 0, 0)
+            : new KllSortedView(items, cumulative, items[0], items[^1], 0, 0);
     }
 
-    internal static KllSortedView FromWeighted(float[] items, long[] weights, float min, float max, double rankErrorBound)
+    internal static KllSortedView FromWeighted(float[] items, long[] weights, float min, float max, double rankErrorBound, double massErrorBound)
     {
         Array.Sort(items, weights);
         for (int i = 1; i < weights.Length; i++)
@@ -78,7 +86,7 @@ public sealed class KllSortedView
             weights[i] += weights[i - 1];
         }
 
-        return new KllSortedView(items, weights, min, max, rankErrorBound);
+        return new KllSortedView(items, weights, min, max, rankErrorBound, massErrorBound);
     }
 
     /// <summary>
