@@ -126,7 +126,10 @@ public sealed class InferenceEngine : IDisposable
     public void Run<TIn, TOut>(ReadOnlySpan<TIn> input, ReadOnlySpan<long> inputShape, Span<TOut> output)
         where TIn : unmanaged where TOut : unmanaged
     {
-        var spec = Current.Binding.Inputs[0];
+        var inputs = Current.Binding.Inputs;
+        if (inputs.Length != 1)
+            throw new ModelContractException($"this model has {inputs.Length} inputs; the single-tensor Run needs exactly one (rent a lease to use several)");
+        var spec = inputs[0];
         if (!InferenceLease.Matches<TIn>(spec.ElementType) || !inputShape.SequenceEqual(spec.Shape))
             ThrowShape(spec, inputShape, typeof(TIn));
         Run(input, output);
@@ -171,7 +174,7 @@ public sealed class InferenceEngine : IDisposable
             var previous = Interlocked.CompareExchange(ref _current, generation, current);
             if (!ReferenceEquals(previous, current))
                 throw new ObjectDisposedException(nameof(InferenceEngine));
-            current.Release(); // the engine's reference; the session goes when the last in-flight call returns
+            current.Release(inline: true); // the engine's reference; the session goes when the last in-flight call returns
             if (changed) current.Binding.DrainPool();
             return new ModelSwapResult(current.Number, generation.Number, changed, current.Session.Source, current.Released);
         }
@@ -185,7 +188,7 @@ public sealed class InferenceEngine : IDisposable
         {
             var current = Interlocked.Exchange(ref _current, null);
             if (current is null) return;
-            current.Release();
+            current.Release(inline: true);
             current.Binding.DrainPool();
         }
     }

@@ -41,17 +41,29 @@ internal sealed class ModelGeneration
         }
     }
 
-    public void Release()
+    /// <summary>
+    /// Drops a reference. The last one releases the session: inline when <paramref name="inline"/> (the engine's own
+    /// reference, dropped by Swap/Dispose on the caller's thread), otherwise on the thread pool, so the inference
+    /// call that happens to finish last does not pay for tearing the session down.
+    /// </summary>
+    public void Release(bool inline = false)
     {
         int refs = Interlocked.Decrement(ref _refs);
         if (refs == 0)
         {
-            try { Session.Dispose(); }
-            finally { _released.TrySetResult(); }
+            if (inline) DisposeSession();
+            else ThreadPool.UnsafeQueueUserWorkItem(static g => g.DisposeSession(), this, preferLocal: false);
         }
         else if (refs < 0)
         {
             throw new InvalidOperationException("model generation released more often than acquired");
         }
+    }
+
+    private void DisposeSession()
+    {
+        try { Session.Dispose(); }
+        catch (Exception e) { _released.TrySetException(e); return; }
+        _released.TrySetResult();
     }
 }

@@ -28,7 +28,7 @@ public sealed class HotSwapTests
     }
 
     [Fact]
-    public void Old_session_is_released_only_after_its_last_in_flight_call()
+    public async Task Old_session_is_released_only_after_its_last_in_flight_call()
     {
         var oldSession = TestModels.Load(Neg);
         using var engine = InferenceEngine.Create(oldSession);
@@ -40,7 +40,7 @@ public sealed class HotSwapTests
         var x = OnnxTensor.Create("input", [1, 8], new float[8]);
         Assert.Single(oldSession.Run([x])); // still alive for the call that holds it
         inFlight.Release();
-        Assert.True(result.PreviousReleased.IsCompleted);
+        await result.PreviousReleased.WaitAsync(TimeSpan.FromSeconds(30)); // released off the calling thread
         Assert.Throws<ObjectDisposedException>(() => oldSession.Run([x]));
     }
 
