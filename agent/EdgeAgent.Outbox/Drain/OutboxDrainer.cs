@@ -1,0 +1,219 @@
+using EdgeAgent.Outbox.Queue;
+using EdgeAgent.Telemetry.Wire;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace EdgeAgent.Outbox.Drain;
+
+/// <summary>Counters of an <see cref="OutboxDrainer"/>.</summary>
+public readonly record struct DrainerStatistics(
+    long PublishedBatches,
+    long PublishedEvents,
+    long PublishedBytes,
+    long JsonBytes,
+    long FailedPublishes,
+    long TimedOutPublishes);
+
+/// <summary>
+/// Publishes outbox events as batches (one MQTT message each, JSON documented in
+/// shared/EdgeAgent.Telemetry/README.md, gzip when it helps) and deletes them only after PUBACK.
+/// </summary>
+/// <remarks>
+/// <para>Order: events of one stream and boot are published in seq order, one batch in flight per
+/// (stream, lane), and the next batch is read only after the previous one was acknowledged and
+/// deleted — so a failed batch is retried with the same seqs before anything newer of that stream.</para>
+/// <para>Live before backlog: the live lane (events of the current boot) of every stream is served
+/// before any backlog lane (events of earlier boots, e.g. written before a power cut), and takes the
+/// rate-limit tokens first. Within a boot, order beats freshness: the hub's high-water-mark dedup
+/// relies on it (see README, "Dedup rule").</para>
+/// <para>Thread safety: <see cref="RunAsync"/> may run once at a time; <see cref="Statistics"/> may be read from any thread.</para>
+/// </remarks>
+public sealed class OutboxDrainer
+{
+    private readonly TelemetryOutbox _outbox;
+    private readonly ITelemetryTransport _transport;
+    private readonly DrainerOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly TelemetryBatchEncoder _encoder = new();
+    private readonly Lane[] _lanes;
+    private long _batches, _events, _bytes, _json, _failures, _timeouts;
+    private int _running;
+
+    public OutboxDrainer(TelemetryOutbox outbox, ITelemetryTransport transport, DrainerOptions options,
+        TimeProvider? time = null, ILogger? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(outbox);
+        ArgumentNullException.ThrowIfNull(transport);
+        ArgumentNullException.ThrowIfNull(options);
+        TelemetryStreams.ValidateDeviceId(options.DeviceId);
+        if (options.MaxBatchEvents < 1) throw new ArgumentException($"MaxBatchEvents must be ≥ 1 (got {options.MaxBatchEvents})", nameof(options));
+        if (options.MaxBatchBytes < 1) throw new ArgumentException($"MaxBatchBytes must be ≥ 1 (got {options.MaxBatchBytes})", nameof(options));
+        if (options.MaxBatchSeqSpan < 1) throw new ArgumentException($"MaxBatchSeqSpan must be ≥ 1 (got {options.MaxBatchSeqSpan})", nameof(options));
+        if (options.MaxInFlight < 1) throw new ArgumentException($"MaxInFlight must be ≥ 1 (got {options.MaxInFlight})", nameof(options));
+        if (options.MaxEventsPerSecond is <= 0 || options.MaxBytesPerSecond is <= 0)
+            throw new ArgumentException("drain rate limits must be positive when set", nameof(options));
+        if (options.PublishTimeout <= TimeSpan.Zero) throw new ArgumentException("PublishTimeout must be positive", nameof(options));
+        _outbox = outbox;
+        _transport = transport;
+        _options = options;
+        _time = time ?? TimeProvider.System;
+        _logger = logger ?? NullLogger.Instance;
+        _lanes =
+        [
+            .. TelemetryStreams.ByDrainPriority.Select(s => new Lane(s, Live: true, TelemetryStreams.Topic(options.DeviceId, s))),
+            .. TelemetryStreams.ByDrainPriority.Select(s => new Lane(s, Live: false, TelemetryStreams.Topic(options.DeviceId, s))),
+        ];
+    }
+
+    public DrainerStatistics Statistics => new(
+        Interlocked.Read(ref _batches), Interlocked.Read(ref _events), Interlocked.Read(ref _bytes),
+        Interlocked.Read(ref _json), Interlocked.Read(ref _failures), Interlocked.Read(ref _timeouts));
+
+    /// <summary>Drains until cancelled. Returns after cancellation once in-flight publishes ended; their rows stay queued unless acknowledged.</summary>
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        if (Interlocked.Exchange(ref _running, 1) != 0) throw new InvalidOperationException("the drainer is already running");
+        var events = _options.MaxEventsPerSecond is { } eps ? new TokenBucket(eps, Math.Max(eps, _options.MaxBatchEvents), _time) : null;
+        var bytes = _options.MaxBytesPerSecond is { } bps ? new TokenBucket(bps, Math.Max(bps, _options.MaxBatchBytes), _time) : null;
+        try
+        {
+            while (!cancellationToken.IsCancellationRequested)
+            {
+                // Take the signal before reading so a commit between read and wait is not missed.
+                var data = _outbox.WaitForDataAsync(cancellationToken);
+                TimeSpan? wake = null;
+                var inFlight = _lanes.Count(l => l.InFlight is not null);
+                foreach (var lane in _lanes)
+                {
+                    if (inFlight >= _options.MaxInFlight) break;
+                    if (lane.InFlight is not null) continue;
+                    var now = _time.GetTimestamp();
+                    if (lane.RetryAt > now)
+                    {
+                        wake = Min(wake, _time.GetElapsedTime(now, lane.RetryAt));
+                        continue;
+                    }
+                    var maxEvents = _options.MaxBatchEvents;
+                    if (events is not null)
+                    {
+                        var available = (int)Math.Min(int.MaxValue, Math.Floor(events.Available));
+                        if (available < 1) { wake = Min(wake, events.TimeUntil(1)); break; }
+                        maxEvents = Math.Min(maxEvents, available);
+                    }
+                    if (bytes is not null && bytes.Available <= 0) { wake = Min(wake, bytes.TimeUntil(1)); break; }
+
+                    _outbox.Lease(lane.Stream);
+                    OutboxBatch? batch;
+                    EncodedBatch encoded;
+                    try
+                    {
+                        batch = _outbox.ReadBatch(lane.Stream, lane.Live, maxEvents, _options.MaxBatchBytes, _options.MaxBatchSeqSpan);
+                        if (batch is null)
+                        {
+                            _outbox.Release(lane.Stream);
+                            continue;
+                        }
+                        encoded = _encoder.Encode(_options.DeviceId, lane.Stream, batch.BootId, batch.Events, _time.GetUtcNow());
+                    }
+                    catch
+                    {
+                        _outbox.Release(lane.Stream);
+                        throw;
+                    }
+                    events?.Take(batch.Events.Length);
+                    bytes?.Take(encoded.Payload.Length);
+                    lane.InFlight = PublishAsync(lane, batch, encoded, cancellationToken);
+                    inFlight++;
+                }
+
+                var waits = new List<Task>(_lanes.Length + 2);
+                foreach (var lane in _lanes)
+                {
+                    if (lane.InFlight is { } t) waits.Add(t);
+                }
+                if (inFlight < _options.MaxInFlight) waits.Add(data);
+                if (waits.Count == 0 || inFlight == 0) wake = Min(wake, _options.IdlePoll);
+                if (wake is { } w) waits.Add(Task.Delay(w, _time, cancellationToken));
+                if (waits.Count == 0) waits.Add(data);
+                await Task.WhenAny(waits).ConfigureAwait(false);
+                foreach (var lane in _lanes)
+                {
+                    if (lane.InFlight is { IsCompleted: true }) lane.InFlight = null;
+                }
+            }
+        }
+        finally
+        {
+            foreach (var lane in _lanes)
+            {
+                if (lane.InFlight is { } t)
+                {
+                    await t.ConfigureAwait(false); // PublishAsync never throws
+                    lane.InFlight = null;
+                }
+            }
+            Volatile.Write(ref _running, 0);
+        }
+    }
+
+    private async Task PublishAsync(Lane lane, OutboxBatch batch, EncodedBatch encoded, CancellationToken cancellationToken)
+    {
+        await Task.Yield();
+        try
+        {
+            using var attempt = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            try
+            {
+                // WaitAsync also covers a transport that ignores its token and never returns.
+                await _transport.PublishAsync(lane.Topic, encoded.Payload, encoded.ContentType, attempt.Token)
+                    .AsTask().WaitAsync(_options.PublishTimeout, _time, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                await attempt.CancelAsync().ConfigureAwait(false);
+                Interlocked.Increment(ref _timeouts);
+                throw new TimeoutException($"no PUBACK within {_options.PublishTimeout.TotalSeconds:0.#} s");
+            }
+            // Delete only after PUBACK. A crash between PUBACK and this commit re-sends the same
+            // seqs after restart; the hub's dedup absorbs them (exactly-once in effect).
+            await _outbox.AcknowledgeAsync(batch, cancellationToken).ConfigureAwait(false);
+            lane.Failures = 0;
+            Interlocked.Increment(ref _batches);
+            Interlocked.Add(ref _events, batch.Events.Length);
+            Interlocked.Add(ref _bytes, encoded.Payload.Length);
+            Interlocked.Add(ref _json, encoded.JsonLength);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Shutting down: the rows stay and go out after restart.
+        }
+        catch (Exception ex)
+        {
+            lane.Failures++;
+            Interlocked.Increment(ref _failures);
+            var backoff = Math.Min(_options.MaxRetryDelay.TotalMilliseconds,
+                _options.InitialRetryDelay.TotalMilliseconds * Math.Pow(2, Math.Min(lane.Failures - 1, 20)));
+            backoff *= 0.8 + (Random.Shared.NextDouble() * 0.4); // jitter: devices reconnecting together do not retry in lockstep
+            lane.RetryAt = _time.GetTimestamp() + (long)(backoff / 1000.0 * _time.TimestampFrequency);
+            _logger.LogWarning("Publishing {Stream} batch {BootId}:{FirstSeq}..{LastSeq} failed ({Error}); retry in {Delay} ms",
+                TelemetryStreams.WireName(lane.Stream), batch.BootId, batch.Events[0].Seq, batch.Events[^1].Seq, ex.Message, (long)backoff);
+        }
+        finally
+        {
+            _outbox.Release(lane.Stream);
+        }
+    }
+
+    private static TimeSpan? Min(TimeSpan? a, TimeSpan b) => a is { } x && x < b ? x : b;
+
+    private sealed class Lane(TelemetryStream stream, bool Live, string topic)
+    {
+        public TelemetryStream Stream { get; } = stream;
+        public bool Live { get; } = Live;
+        public string Topic { get; } = topic;
+        public Task? InFlight { get; set; }
+        public long RetryAt { get; set; }
+        public int Failures { get; set; }
+    }
+}

@@ -1,0 +1,941 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Threading.Channels;
+using EdgeAgent.Outbox.Budget;
+using EdgeAgent.Outbox.Drift;
+using EdgeAgent.Outbox.Storage;
+using EdgeAgent.Telemetry.Wire;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace EdgeAgent.Outbox.Queue;
+
+/// <summary>
+/// Durable telemetry outbox (DESIGN.md §7): events are appended to SQLite (WAL, one writer
+/// connection, group commit, <c>synchronous=FULL</c> by default), numbered (bootId, seq), kept within
+/// a disk budget, and read/deleted by <see cref="Drain.OutboxDrainer"/> after the broker acknowledged.
+/// </summary>
+/// <remarks>
+/// <para>Thread safety: all public members may be called concurrently. One writer task owns the
+/// writer connection; appends, acknowledgements and flushes are queued to it and committed in groups.</para>
+/// <para>Boot id: a new random 128-bit id per open (i.e. per process start). It is not derived from
+/// the kernel boot id plus a persisted start counter because a lost or restored counter file (or a
+/// quarantined database) would reuse ids and make the hub drop fresh events as duplicates; 122 random
+/// bits cannot collide in practice. The kernel boot id is stored beside it for diagnostics.</para>
+/// <para>Seq: starts at 1 for each boot, strictly increasing, assigned by the writer inside the
+/// transaction that stores the row, so a seq is never visible before it is durable.</para>
+/// </remarks>
+public sealed class TelemetryOutbox : IAsyncDisposable
+{
+    private const string DroppableFilter = "stream IN (0, 3) AND kind = 0";
+
+    private readonly OutboxOptions _options;
+    private readonly DiskBudget _budget;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly IDriftMerger? _merger;
+    private readonly string _path;
+    private readonly SqliteConnection _writer;
+    private readonly SqliteConnection _reader;
+    private readonly Lock _readLock = new();
+    private readonly Lock _leaseLock = new();
+    private readonly int[] _leases = new int[4];
+    private readonly Dictionary<long, string> _bootIds;
+    private readonly long _boot;
+    private readonly Channel<WorkItem> _queue;
+    private readonly Task _writerTask;
+    private readonly SqliteCommand _insert;
+    private readonly SqliteCommand _delete;
+    private readonly int _maxGroupBytes;
+    private TaskCompletionSource _dataSignal = NewSignal();
+    private long _seq;
+    private long _appended, _dropped, _tombstones, _merged, _fullErrors, _rejected;
+    private int _disposed;
+
+    private TelemetryOutbox(OutboxOptions options, DiskBudget budget, TimeProvider time, ILogger logger, IDriftMerger? merger,
+        SqliteConnection writer, SqliteConnection reader, Dictionary<long, string> bootIds, long boot, OutboxOpenReport report)
+    {
+        _options = options;
+        _budget = budget;
+        _time = time;
+        _logger = logger;
+        _merger = merger;
+        _path = options.DatabasePath;
+        _writer = writer;
+        _reader = reader;
+        _bootIds = bootIds;
+        _boot = boot;
+        BootId = bootIds[boot];
+        OpenReport = report;
+        _maxGroupBytes = Math.Max(4096, Math.Min(options.MaxGroupBytes, budget.MaxGroupBytes));
+
+        _insert = writer.CreateCommand();
+        _insert.CommandText = """
+            INSERT INTO events(stream, boot, seq, kind, fmt, prio, ts_ms, merge_key, merged_from, merged_count, payload)
+            VALUES ($stream, $boot, $seq, $kind, $fmt, $prio, $ts, $key, NULL, NULL, $payload);
+            """;
+        foreach (var name in new[] { "$stream", "$boot", "$seq", "$kind", "$fmt", "$prio", "$ts", "$key", "$payload" })
+            _insert.Parameters.Add(new SqliteParameter { ParameterName = name });
+        _insert.Parameters["$boot"].Value = boot;
+
+        _delete = writer.CreateCommand();
+        _delete.CommandText = "DELETE FROM events WHERE id = $id AND boot = $boot AND seq = $seq;";
+        foreach (var name in new[] { "$id", "$boot", "$seq" })
+            _delete.Parameters.Add(new SqliteParameter { ParameterName = name });
+
+        _queue = Channel.CreateBounded<WorkItem>(new BoundedChannelOptions(options.QueueCapacity)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+
+        if (report.QuarantinedTo is not null)
+        {
+            // First event of the fresh database: say what happened (DESIGN.md §7).
+            var notice = new OutboxNoticePayload(
+                "outbox.quarantined",
+                $"the outbox database was corrupt ({report.QuarantineReason}) and was moved to '{report.QuarantinedTo}'; " +
+                "a new empty outbox was started. Events that were only in the old file have not been sent.",
+                report.QuarantinedTo);
+            var json = JsonSerializer.SerializeToUtf8Bytes(notice, TelemetryJsonContext.Default.OutboxNoticePayload);
+            using var tx = _writer.BeginTransaction();
+            InsertRow(tx, TelemetryStream.Telemetry, TelemetryEventKind.Notice, PayloadFormat.Json, 255, _time.GetUtcNow().ToUnixTimeMilliseconds(), null, json);
+            tx.Commit();
+            _appended++;
+        }
+
+        _writerTask = Task.Run(WriterLoopAsync);
+    }
+
+    /// <summary>Random id of this process's boot (32 lowercase hex digits).</summary>
+    public string BootId { get; }
+
+    /// <summary>What happened at open (quarantine, effective budget).</summary>
+    public OutboxOpenReport OpenReport { get; }
+
+    /// <summary>Effective disk budget in bytes (database + WAL).</summary>
+    public long BudgetBytes => _budget.TotalBytes;
+
+    public string DatabasePath => _path;
+
+    /// <summary>
+    /// Raised on the writer task after each commit that stored appended events. Handlers must be
+    /// quick and must not throw (exceptions are logged and ignored) or call back into the outbox synchronously.
+    /// </summary>
+    public event Action<CommittedRange>? Committed;
+
+    /// <summary>
+    /// Opens (or creates) the outbox database. A corrupt database is quarantined and a fresh one
+    /// started (see <see cref="OpenReport"/>); any other problem throws.
+    /// </summary>
+    /// <exception cref="OutboxConfigurationException">Invalid options (message names the setting).</exception>
+    /// <exception cref="OutboxStorageException">The database cannot be opened (permissions, I/O, newer schema).</exception>
+    public static Task<TelemetryOutbox> OpenAsync(OutboxOptions options, IDriftMerger? driftMerger = null,
+        TimeProvider? time = null, ILogger? logger = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        return Task.Run(() => Open(options, driftMerger, time ?? TimeProvider.System, logger ?? NullLogger.Instance), cancellationToken);
+    }
+
+    private static TelemetryOutbox Open(OutboxOptions o, IDriftMerger? merger, TimeProvider time, ILogger logger)
+    {
+        Validate(o);
+        var path = Path.GetFullPath(o.DatabasePath);
+        var dir = Path.GetDirectoryName(path)!;
+        if (!Directory.Exists(dir))
+            throw new OutboxConfigurationException($"outbox directory '{dir}' does not exist; create it (systemd StateDirectory=edgeagent does) or fix Outbox:DatabasePath");
+        var budget = DiskBudget.Create(o.BudgetBytes ?? DiskBudget.DefaultBytes(path), 4096);
+
+        string? reason = null, quarantinedTo = null;
+        SqliteConnection? writer = null;
+        var existed = File.Exists(path);
+        try
+        {
+            try
+            {
+                writer = OutboxSchema.Open(path, SqliteOpenMode.ReadWriteCreate);
+                OutboxSchema.ConfigureWriter(writer, o.Durability == OutboxDurability.Full, 1, 0);
+                if (existed && o.StartupCheck != StartupCheck.None)
+                {
+                    var problems = OutboxSchema.Check(writer, o.StartupCheck == StartupCheck.Full, 5);
+                    if (problems.Count > 0) reason = $"{(o.StartupCheck == StartupCheck.Full ? "integrity_check" : "quick_check")}: {string.Join("; ", problems)}";
+                }
+                if (reason is null)
+                {
+                    if (!existed) OutboxSchema.Exec(writer, "PRAGMA auto_vacuum=INCREMENTAL;");
+                    OutboxSchema.Ensure(writer, path);
+                }
+            }
+            catch (SqliteException ex) when (OutboxSchema.IsCorruption(ex))
+            {
+                reason = $"SQLite error {ex.SqliteErrorCode}: {ex.Message}";
+            }
+
+            if (reason is not null)
+            {
+                writer?.Dispose();
+                writer = null;
+                quarantinedTo = DatabaseQuarantine.Quarantine(path, time.GetUtcNow());
+                logger.LogError("Outbox database {Path} is corrupt ({Reason}); moved to {QuarantinedTo} and starting a new one", path, reason, quarantinedTo);
+                writer = OutboxSchema.Open(path, SqliteOpenMode.ReadWriteCreate);
+                OutboxSchema.ConfigureWriter(writer, o.Durability == OutboxDurability.Full, 1, 0);
+                OutboxSchema.Exec(writer, "PRAGMA auto_vacuum=INCREMENTAL;");
+                OutboxSchema.Ensure(writer, path);
+            }
+
+            ArgumentNullException.ThrowIfNull(writer);
+            var pageSize = (int)OutboxSchema.ScalarLong(writer, "PRAGMA page_size;");
+            budget = DiskBudget.Create(budget.TotalBytes, pageSize);
+            OutboxSchema.ConfigureWriter(writer, o.Durability == OutboxDurability.Full,
+                Math.Max(16, budget.WalCheckpointBytes / pageSize / 2), budget.WalCheckpointBytes);
+            OutboxSchema.Exec(writer, $"PRAGMA max_page_count={budget.MaxPageCount};");
+
+            var bootBytes = RandomNumberGenerator.GetBytes(16);
+            var bootId = TelemetryWire.FormatBootId(bootBytes);
+            long boot;
+            using (var tx = writer.BeginTransaction())
+            using (var cmd = writer.CreateCommand())
+            {
+                cmd.Transaction = tx;
+                cmd.CommandText = """
+                    DELETE FROM boots WHERE boot NOT IN (SELECT DISTINCT boot FROM events);
+                    INSERT INTO boots(boot_id, started_ms, kernel_boot_id) VALUES ($id, $ms, $kernel);
+                    SELECT last_insert_rowid();
+                    """;
+                cmd.Parameters.AddWithValue("$id", bootId);
+                cmd.Parameters.AddWithValue("$ms", time.GetUtcNow().ToUnixTimeMilliseconds());
+                cmd.Parameters.AddWithValue("$kernel", (object?)ReadKernelBootId() ?? DBNull.Value);
+                boot = Convert.ToInt64(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+                tx.Commit();
+            }
+            var boots = new Dictionary<long, string>();
+            using (var cmd = writer.CreateCommand())
+            {
+                cmd.CommandText = "SELECT boot, boot_id FROM boots;";
+                using var r = cmd.ExecuteReader();
+                while (r.Read()) boots[r.GetInt64(0)] = r.GetString(1);
+            }
+
+            var reader = OutboxSchema.Open(path, SqliteOpenMode.ReadWrite);
+            OutboxSchema.ConfigureReader(reader);
+            var report = new OutboxOpenReport(quarantinedTo, reason, budget.TotalBytes);
+            var outbox = new TelemetryOutbox(o, budget, time, logger, merger, writer, reader, boots, boot, report);
+            outbox.ShrinkIfOverBudget();
+            logger.LogInformation("Outbox {Path} open: boot {BootId}, budget {Budget} bytes", path, bootId, budget.TotalBytes);
+            return outbox;
+        }
+        catch (SqliteException ex)
+        {
+            writer?.Dispose();
+            throw new OutboxStorageException(
+                $"could not open outbox database '{path}': {ex.Message} (SQLite error {ex.SqliteErrorCode}). " +
+                "Check that the directory is writable by the edgeagent user and the disk is healthy.", ex);
+        }
+        catch
+        {
+            writer?.Dispose();
+            throw;
+        }
+    }
+
+    private static void Validate(OutboxOptions o)
+    {
+        if (string.IsNullOrWhiteSpace(o.DatabasePath)) throw new OutboxConfigurationException("Outbox:DatabasePath is empty");
+        if (o.MaxGroupEvents < 1) throw new OutboxConfigurationException($"Outbox:MaxGroupEvents must be ≥ 1 (got {o.MaxGroupEvents})");
+        if (o.MaxGroupBytes < 4096) throw new OutboxConfigurationException($"Outbox:MaxGroupBytes must be ≥ 4096 (got {o.MaxGroupBytes})");
+        if (o.CommitWindow < TimeSpan.Zero || o.CommitWindow > TimeSpan.FromSeconds(10))
+            throw new OutboxConfigurationException($"Outbox:CommitWindow must be between 0 and 10 s (got {o.CommitWindow})");
+        if (o.MaxPayloadBytes is < 1 or > 16 * 1024 * 1024)
+            throw new OutboxConfigurationException($"Outbox:MaxPayloadBytes must be 1..16 MiB (got {o.MaxPayloadBytes})");
+        if (o.QueueCapacity < 1) throw new OutboxConfigurationException($"Outbox:QueueCapacity must be ≥ 1 (got {o.QueueCapacity})");
+        if (o.DropBatchEvents < 1) throw new OutboxConfigurationException($"Outbox:DropBatchEvents must be ≥ 1 (got {o.DropBatchEvents})");
+        if (!(o.DropLowWatermark > 0 && o.DropLowWatermark < o.DropHighWatermark && o.DropHighWatermark <= 1))
+            throw new OutboxConfigurationException($"Outbox watermarks must satisfy 0 < DropLowWatermark < DropHighWatermark ≤ 1 (got {o.DropLowWatermark} / {o.DropHighWatermark})");
+        if (o.DriftMergeFanIn < 2) throw new OutboxConfigurationException($"Outbox:DriftMergeFanIn must be ≥ 2 (got {o.DriftMergeFanIn})");
+    }
+
+    private static string? ReadKernelBootId()
+    {
+        try
+        {
+            return File.ReadAllText("/proc/sys/kernel/random/boot_id").Trim();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    // ---------------------------------------------------------------- appending
+
+    /// <summary>
+    /// Appends an event and completes when the group commit containing it returned (durable per
+    /// <see cref="OutboxOptions.Durability"/>). Waits for queue space when the writer is behind.
+    /// </summary>
+    /// <exception cref="OutboxEventRejectedException">Bad payload; nothing stored.</exception>
+    /// <exception cref="OutboxFullException">A drift/update event did not fit the budget.</exception>
+    /// <exception cref="OutboxStorageException">SQLite failed for another reason (I/O error, ...).</exception>
+    /// <exception cref="OperationCanceledException">Cancelled while waiting for queue space; the event was not queued. Cancelling after that does not unqueue it.</exception>
+    public async ValueTask<OutboxReceipt> AppendAsync(OutboxEvent e, CancellationToken cancellationToken = default)
+    {
+        var tcs = new TaskCompletionSource<OutboxReceipt>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await QueueAsync(Prepare(e, tcs), cancellationToken).ConfigureAwait(false);
+        return await tcs.Task.ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Queues an event without waiting for its commit (use <see cref="Committed"/> or
+    /// <see cref="FlushAsync"/> to learn when it is durable). Waits only for queue space.
+    /// A commit failure for such an event is counted and logged, not thrown.
+    /// </summary>
+    /// <exception cref="OutboxEventRejectedException">Bad payload; nothing queued.</exception>
+    public ValueTask EnqueueAsync(OutboxEvent e, CancellationToken cancellationToken = default) =>
+        QueueAsync(Prepare(e, null), cancellationToken);
+
+    /// <summary>Completes when everything queued before the call is committed.</summary>
+    public async Task FlushAsync(CancellationToken cancellationToken = default)
+    {
+        var tcs = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await QueueAsync(new WorkItem { Kind = WorkKind.Flush, Done = tcs }, cancellationToken).ConfigureAwait(false);
+        await tcs.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private async ValueTask QueueAsync(WorkItem item, CancellationToken ct)
+    {
+        try
+        {
+            await _queue.Writer.WriteAsync(item, ct).ConfigureAwait(false);
+        }
+        catch (ChannelClosedException)
+        {
+            throw new ObjectDisposedException(nameof(TelemetryOutbox), "the outbox is shutting down");
+        }
+    }
+
+    private WorkItem Prepare(in OutboxEvent e, TaskCompletionSource<OutboxReceipt>? tcs)
+    {
+        if (!Enum.IsDefined(e.Stream)) Reject($"unknown stream {(int)e.Stream}");
+        if (e.Payload.IsEmpty) Reject($"empty payload for stream {TelemetryStreams.WireName(e.Stream)}");
+        if (e.Payload.Length > _options.MaxPayloadBytes)
+            Reject($"payload of {e.Payload.Length} bytes for stream {TelemetryStreams.WireName(e.Stream)} exceeds Outbox:MaxPayloadBytes ({_options.MaxPayloadBytes})");
+        if (e.Format == PayloadFormat.Json)
+        {
+            try
+            {
+                var reader = new Utf8JsonReader(e.Payload.Span);
+                while (reader.Read()) { }
+            }
+            catch (JsonException ex)
+            {
+                Reject($"payload for stream {TelemetryStreams.WireName(e.Stream)} is not valid JSON ({ex.Message}); send it as PayloadFormat.Binary or fix the producer", ex);
+            }
+        }
+        else if (e.Format != PayloadFormat.Binary)
+        {
+            Reject($"unknown payload format {(int)e.Format}");
+        }
+        if (e.MergeKey is { Length: > 256 }) Reject("merge key longer than 256 characters");
+        return new WorkItem
+        {
+            Kind = WorkKind.Append,
+            Stream = e.Stream,
+            Format = e.Format,
+            Priority = e.Priority,
+            TsMs = (e.Timestamp ?? _time.GetUtcNow()).ToUnixTimeMilliseconds(),
+            MergeKey = e.MergeKey,
+            Payload = e.Payload.ToArray(),
+            Receipt = tcs,
+        };
+    }
+
+    private void Reject(string message, Exception? inner = null)
+    {
+        Interlocked.Increment(ref _rejected);
+        throw new OutboxEventRejectedException($"outbox refused an event: {message}", inner);
+    }
+
+    // ---------------------------------------------------------------- drainer side
+
+    /// <summary>Reads the oldest events of a stream: the current boot when <paramref name="live"/>, else the oldest earlier boot.</summary>
+    internal OutboxBatch? ReadBatch(TelemetryStream stream, bool live, int maxEvents, int maxBytes, long maxSeqSpan)
+    {
+        lock (_readLock)
+        {
+            // Each statement is its own short read transaction: a long one would stop checkpoints
+            // and let the WAL grow without bound (REFERENCE.md).
+            long boot = _boot;
+            if (!live)
+            {
+                using var find = _reader.CreateCommand();
+                find.CommandText = "SELECT boot FROM events WHERE stream = $s AND boot < $b ORDER BY boot LIMIT 1;";
+                find.Parameters.AddWithValue("$s", (int)stream);
+                find.Parameters.AddWithValue("$b", _boot);
+                if (find.ExecuteScalar() is not long b) return null;
+                boot = b;
+            }
+            using var cmd = _reader.CreateCommand();
+            cmd.CommandText = """
+                SELECT id, seq, kind, fmt, prio, ts_ms, merge_key, merged_from, merged_count, payload
+                FROM events WHERE stream = $s AND boot = $b ORDER BY id LIMIT $n;
+                """;
+            cmd.Parameters.AddWithValue("$s", (int)stream);
+            cmd.Parameters.AddWithValue("$b", boot);
+            cmd.Parameters.AddWithValue("$n", maxEvents);
+            var rows = new List<RowRef>();
+            var events = new List<WireEvent>();
+            var bytes = 0;
+            using (var r = cmd.ExecuteReader())
+            {
+                while (r.Read())
+                {
+                    var seq = r.GetInt64(1);
+                    var payload = (byte[])r.GetValue(9);
+                    if (events.Count > 0 && (bytes + payload.Length > maxBytes || seq - events[0].Seq >= maxSeqSpan)) break;
+                    var kind = (TelemetryEventKind)r.GetInt64(2);
+                    var isJson = kind != TelemetryEventKind.Data || r.GetInt64(3) == (long)PayloadFormat.Json;
+                    long? mergedFrom = r.IsDBNull(7) ? null : r.GetInt64(7);
+                    events.Add(new WireEvent(seq, DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(5)), (byte)r.GetInt64(4), kind,
+                        payload, isJson, r.IsDBNull(6) ? null : r.GetString(6), mergedFrom, mergedFrom is null ? 0 : (int)r.GetInt64(8)));
+                    rows.Add(new RowRef(r.GetInt64(0), boot, seq));
+                    bytes += payload.Length;
+                }
+            }
+            if (events.Count == 0) return null;
+            return new OutboxBatch(stream, _bootIds[boot], live, [.. rows], [.. events], bytes);
+        }
+    }
+
+    /// <summary>Deletes published rows (call only after PUBACK). Completes when the delete is committed.</summary>
+    internal async Task AcknowledgeAsync(OutboxBatch batch, CancellationToken cancellationToken)
+    {
+        var tcs = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await QueueAsync(new WorkItem { Kind = WorkKind.Ack, Rows = batch.Rows, Done = tcs }, cancellationToken).ConfigureAwait(false);
+        await tcs.Task.ConfigureAwait(false);
+    }
+
+    /// <summary>Marks a stream as being read/published so drift merging leaves its rows alone.</summary>
+    internal void Lease(TelemetryStream stream)
+    {
+        lock (_leaseLock) _leases[(int)stream]++;
+    }
+
+    internal void Release(TelemetryStream stream)
+    {
+        lock (_leaseLock) _leases[(int)stream]--;
+    }
+
+    /// <summary>Completes at the next commit that stored events (or when cancelled).</summary>
+    internal Task WaitForDataAsync(CancellationToken cancellationToken) => Volatile.Read(ref _dataSignal).Task.WaitAsync(cancellationToken);
+
+    // ---------------------------------------------------------------- diagnostics
+
+    /// <summary>Runs <c>PRAGMA integrity_check</c> on a separate connection (for <c>edgeagent doctor</c>).</summary>
+    public Task<OutboxIntegrityReport> CheckIntegrityAsync(CancellationToken cancellationToken = default) => Task.Run(() =>
+    {
+        using var c = OutboxSchema.Open(_path, SqliteOpenMode.ReadOnly);
+        OutboxSchema.ConfigureReader(c);
+        return new OutboxIntegrityReport(_path, OutboxSchema.Check(c, full: true));
+    }, cancellationToken);
+
+    /// <summary>Current depth, sizes and counters.</summary>
+    public OutboxStatistics GetStatistics()
+    {
+        var pending = new Dictionary<TelemetryStream, long>();
+        foreach (var s in Enum.GetValues<TelemetryStream>()) pending[s] = 0;
+        lock (_readLock)
+        {
+            using var cmd = _reader.CreateCommand();
+            cmd.CommandText = "SELECT stream, COUNT(*) FROM events GROUP BY stream;";
+            using var r = cmd.ExecuteReader();
+            while (r.Read()) pending[(TelemetryStream)r.GetInt64(0)] = r.GetInt64(1);
+        }
+        return new OutboxStatistics(BootId, pending, FileLength(_path), FileLength(_path + "-wal"), _budget.TotalBytes,
+            Interlocked.Read(ref _appended), Interlocked.Read(ref _dropped), Interlocked.Read(ref _tombstones),
+            Interlocked.Read(ref _merged), Interlocked.Read(ref _fullErrors), Interlocked.Read(ref _rejected));
+    }
+
+    /// <summary>Bytes the outbox occupies on disk now: database file + WAL file.</summary>
+    public long DiskBytes => FileLength(_path) + FileLength(_path + "-wal");
+
+    private static long FileLength(string path)
+    {
+        try
+        {
+            return new FileInfo(path).Length;
+        }
+        catch (FileNotFoundException)
+        {
+            return 0;
+        }
+    }
+
+    // ---------------------------------------------------------------- writer task
+
+    private async Task WriterLoopAsync()
+    {
+        var group = new List<WorkItem>(_options.MaxGroupEvents);
+        var reader = _queue.Reader;
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            group.Clear();
+            int appends = 0, bytes = 0;
+            var urgent = false;
+            var start = _time.GetTimestamp();
+            while (true)
+            {
+                while (appends < _options.MaxGroupEvents && bytes < _maxGroupBytes && reader.TryRead(out var w))
+                {
+                    group.Add(w);
+                    if (w.Kind == WorkKind.Append) { appends++; bytes += w.Payload!.Length; }
+                    else urgent = true; // acks and flushes do not wait for the window
+                }
+                if (appends >= _options.MaxGroupEvents || bytes >= _maxGroupBytes || urgent || _options.CommitWindow == TimeSpan.Zero) break;
+                var remaining = _options.CommitWindow - _time.GetElapsedTime(start);
+                if (remaining <= TimeSpan.Zero) break;
+                var more = reader.WaitToReadAsync().AsTask();
+                if (!more.IsCompleted && await Task.WhenAny(more, Task.Delay(remaining, _time)).ConfigureAwait(false) != more) break;
+                if (!await more.ConfigureAwait(false)) break;
+            }
+            if (group.Count > 0) ProcessGroup(group);
+        }
+    }
+
+    private void ProcessGroup(List<WorkItem> group)
+    {
+        var receipts = new (long Seq, bool Stored)[group.Count];
+        var seqBefore = _seq;
+        var committed = false;
+        Exception? failure = null;
+        for (var attempt = 0; attempt < 3 && !committed; attempt++)
+        {
+            try
+            {
+                CommitGroup(group, receipts, storeOnlyUndroppable: false);
+                committed = true;
+            }
+            catch (SqliteException ex) when (OutboxSchema.IsFull(ex))
+            {
+                _seq = seqBefore;
+                Interlocked.Increment(ref _fullErrors);
+                failure = ex;
+                _logger.LogWarning("Outbox hit SQLITE_FULL ({Message}); making room (attempt {Attempt})", ex.Message, attempt + 1);
+                if (!TryMakeRoomAfterFull(group)) break;
+            }
+            catch (SqliteException ex)
+            {
+                _seq = seqBefore;
+                failure = ex;
+                break;
+            }
+        }
+        if (!committed && failure is SqliteException full && OutboxSchema.IsFull(full))
+        {
+            // Still full after dropping what may be dropped: store nothing new, record droppable
+            // events as dropped (their seqs go into a tombstone), refuse drift/update events.
+            try
+            {
+                CommitGroup(group, receipts, storeOnlyUndroppable: true);
+                committed = true;
+            }
+            catch (SqliteException ex)
+            {
+                _seq = seqBefore;
+                failure = ex;
+            }
+        }
+        if (committed)
+        {
+            try
+            {
+                EnforceBudget();
+            }
+            catch (SqliteException ex)
+            {
+                _logger.LogWarning("Outbox budget enforcement failed: {Message}", ex.Message);
+            }
+            Complete(group, receipts);
+        }
+        else
+        {
+            Fail(group, failure!);
+        }
+    }
+
+    /// <summary>One transaction: pending tombstones, acknowledged deletes, appends.</summary>
+    private void CommitGroup(List<WorkItem> group, (long Seq, bool Stored)[] receipts, bool storeOnlyUndroppable)
+    {
+        using var tx = _writer.BeginTransaction();
+        _delete.Transaction = tx;
+        foreach (var w in group)
+        {
+            if (w.Kind != WorkKind.Ack) continue;
+            foreach (var row in w.Rows!)
+            {
+                _delete.Parameters["$id"].Value = row.Id;
+                _delete.Parameters["$boot"].Value = row.Boot;
+                _delete.Parameters["$seq"].Value = row.Seq;
+                _delete.ExecuteNonQuery();
+            }
+        }
+        var droppedNow = new List<PendingDrop>();
+        for (var i = 0; i < group.Count; i++)
+        {
+            var w = group[i];
+            if (w.Kind != WorkKind.Append) continue;
+            if (storeOnlyUndroppable)
+            {
+                if (TelemetryStreams.IsDroppable(w.Stream))
+                {
+                    var seq = ++_seq;
+                    receipts[i] = (seq, false);
+                    droppedNow.Add(new PendingDrop(w.Stream, _boot, seq, seq, 1));
+                }
+                else
+                {
+                    receipts[i] = (0, false);
+                }
+                continue;
+            }
+            var s = InsertRow(tx, w.Stream, TelemetryEventKind.Data, w.Format, w.Priority, w.TsMs, w.MergeKey, w.Payload!);
+            receipts[i] = (s, true);
+        }
+        foreach (var tomb in Coalesce(droppedNow))
+            InsertTombstone(tx, tomb, "budget exhausted by events that are never dropped; event was not stored");
+        tx.Commit();
+        Interlocked.Add(ref _dropped, droppedNow.Count);
+    }
+
+    private long InsertRow(SqliteTransaction tx, TelemetryStream stream, TelemetryEventKind kind, PayloadFormat fmt, byte prio, long tsMs, string? key, byte[] payload)
+    {
+        var seq = ++_seq;
+        var p = _insert.Parameters;
+        _insert.Transaction = tx;
+        p["$stream"].Value = (int)stream;
+        p["$seq"].Value = seq;
+        p["$kind"].Value = (int)kind;
+        p["$fmt"].Value = (int)fmt;
+        p["$prio"].Value = (int)prio;
+        p["$ts"].Value = tsMs;
+        p["$key"].Value = (object?)key ?? DBNull.Value;
+        p["$payload"].Value = payload;
+        _insert.ExecuteNonQuery();
+        return seq;
+    }
+
+    private void InsertTombstone(SqliteTransaction tx, PendingDrop d, string reason)
+    {
+        var payload = new TombstonePayload(TelemetryStreams.WireName(d.Stream), _bootIds[d.Boot], d.FromSeq, d.ToSeq, d.Count, reason);
+        var json = JsonSerializer.SerializeToUtf8Bytes(payload, TelemetryJsonContext.Default.TombstonePayload);
+        // The tombstone travels in the stream it reports on, so it keeps its place in that order.
+        InsertRow(tx, d.Stream, TelemetryEventKind.Tombstone, PayloadFormat.Json, 255, _time.GetUtcNow().ToUnixTimeMilliseconds(), null, json);
+        Interlocked.Increment(ref _tombstones);
+    }
+
+    private static IEnumerable<PendingDrop> Coalesce(List<PendingDrop> drops)
+    {
+        foreach (var g in drops.GroupBy(d => (d.Stream, d.Boot)))
+            yield return new PendingDrop(g.Key.Stream, g.Key.Boot, g.Min(d => d.FromSeq), g.Max(d => d.ToSeq), g.Sum(d => d.Count));
+    }
+
+    private void Complete(List<WorkItem> group, (long Seq, bool Stored)[] receipts)
+    {
+        long first = 0, last = 0;
+        int dropped = 0, stored = 0;
+        for (var i = 0; i < group.Count; i++)
+        {
+            var w = group[i];
+            switch (w.Kind)
+            {
+                case WorkKind.Append:
+                    var (seq, ok) = receipts[i];
+                    if (seq == 0)
+                    {
+                        var ex = new OutboxFullException(
+                            $"outbox budget ({_budget.TotalBytes} bytes) is full of {TelemetryStreams.WireName(w.Stream)}/drift/update events, which are never dropped; " +
+                            "this event was not stored. Space returns as the drainer delivers events (check the MQTT link), or raise Outbox:BudgetBytes.");
+                        if (w.Receipt is null) _logger.LogError("{Message}", ex.Message);
+                        w.Receipt?.TrySetException(ex);
+                        continue;
+                    }
+                    if (first == 0) first = seq;
+                    last = seq;
+                    if (ok) stored++; else dropped++;
+                    w.Receipt?.TrySetResult(new OutboxReceipt(BootId, seq, ok));
+                    break;
+                default:
+                    w.Done!.TrySetResult();
+                    break;
+            }
+        }
+        Interlocked.Add(ref _appended, stored);
+        if (first != 0)
+        {
+            try
+            {
+                Committed?.Invoke(new CommittedRange(BootId, first, last, dropped));
+            }
+            catch (Exception ex)
+            {
+                _logger.LogError(ex, "Outbox Committed handler threw");
+            }
+        }
+        if (stored > 0 || _tombstonesWrittenSinceSignal)
+        {
+            _tombstonesWrittenSinceSignal = false;
+            Interlocked.Exchange(ref _dataSignal, NewSignal()).TrySetResult();
+        }
+    }
+
+    private bool _tombstonesWrittenSinceSignal;
+
+    private void Fail(List<WorkItem> group, Exception failure)
+    {
+        var message = failure is SqliteException se
+            ? $"outbox could not commit to '{_path}': {se.Message} (SQLite error {se.SqliteErrorCode}); the events were not stored. Check disk health and free space."
+            : $"outbox could not commit to '{_path}': {failure.Message}";
+        _logger.LogError(failure, "Outbox commit failed; {Count} queued items failed", group.Count);
+        foreach (var w in group)
+        {
+            var ex = new OutboxStorageException(message, failure);
+            if (w.Receipt is not null) w.Receipt.TrySetException(ex);
+            else w.Done?.TrySetException(ex);
+        }
+    }
+
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    // ---------------------------------------------------------------- disk budget
+
+    /// <summary>Bytes of pages in use (file pages minus free-list pages).</summary>
+    private long UsedDatabaseBytes() =>
+        (OutboxSchema.ScalarLong(_writer, "PRAGMA page_count;") - OutboxSchema.ScalarLong(_writer, "PRAGMA freelist_count;")) * _budget.PageSize;
+
+    /// <summary>After a commit: drop/merge when over the high watermark; keep the WAL within its allowance.</summary>
+    private void EnforceBudget()
+    {
+        if (UsedDatabaseBytes() > _budget.DatabaseBytes * _options.DropHighWatermark)
+            MakeRoom((long)(_budget.DatabaseBytes * _options.DropLowWatermark));
+        if (FileLength(_path + "-wal") > _budget.WalCheckpointBytes)
+            OutboxSchema.Exec(_writer, "PRAGMA wal_checkpoint(TRUNCATE);");
+    }
+
+    private bool TryMakeRoomAfterFull(List<WorkItem> group)
+    {
+        // A real full file system: let the next transactions reuse the existing WAL file from its
+        // start (RESTART keeps the file, so no new disk blocks are needed) before deleting rows.
+        try
+        {
+            OutboxSchema.Exec(_writer, "PRAGMA wal_checkpoint(RESTART);");
+        }
+        catch (SqliteException ex)
+        {
+            _logger.LogWarning("Outbox checkpoint after SQLITE_FULL failed: {Message}", ex.Message);
+        }
+        var groupBytes = group.Sum(w => (long)(w.Payload?.Length ?? 0)) * 2;
+        var target = Math.Min((long)(_budget.DatabaseBytes * _options.DropLowWatermark), _budget.DatabaseBytes - groupBytes);
+        try
+        {
+            return MakeRoom(target);
+        }
+        catch (SqliteException ex)
+        {
+            _logger.LogWarning("Outbox could not make room: {Message}", ex.Message);
+            return false;
+        }
+    }
+
+    /// <summary>Drops oldest droppable events in batches (with tombstones), then merges drift windows, until used ≤ target. Returns whether anything was freed.</summary>
+    private bool MakeRoom(long targetBytes)
+    {
+        var progress = false;
+        while (UsedDatabaseBytes() > targetBytes)
+        {
+            if (DropOldestDroppable() > 0 || MergeOldestDrift()) { progress = true; continue; }
+            _logger.LogWarning("Outbox is over its budget target ({Target} bytes) and holds only events that are never dropped", targetBytes);
+            break;
+        }
+        return progress;
+    }
+
+    private int DropOldestDroppable()
+    {
+        long maxId;
+        using (var cmd = _writer.CreateCommand())
+        {
+            cmd.CommandText = $"SELECT max(id) FROM (SELECT id FROM events WHERE {DroppableFilter} ORDER BY id LIMIT $n);";
+            cmd.Parameters.AddWithValue("$n", _options.DropBatchEvents);
+            if (cmd.ExecuteScalar() is not long m) return 0;
+            maxId = m;
+        }
+        var drops = new List<PendingDrop>();
+        using var tx = _writer.BeginTransaction();
+        using (var cmd = _writer.CreateCommand())
+        {
+            cmd.Transaction = tx;
+            cmd.CommandText = $"SELECT stream, boot, min(seq), max(seq), count(*) FROM events WHERE id <= $max AND {DroppableFilter} GROUP BY stream, boot;";
+            cmd.Parameters.AddWithValue("$max", maxId);
+            using var r = cmd.ExecuteReader();
+            while (r.Read())
+                drops.Add(new PendingDrop((TelemetryStream)r.GetInt64(0), r.GetInt64(1), r.GetInt64(2), r.GetInt64(3), r.GetInt64(4)));
+        }
+        int deleted;
+        using (var cmd = _writer.CreateCommand())
+        {
+            cmd.Transaction = tx;
+            cmd.CommandText = $"DELETE FROM events WHERE id <= $max AND {DroppableFilter};";
+            cmd.Parameters.AddWithValue("$max", maxId);
+            deleted = cmd.ExecuteNonQuery();
+        }
+        var seqBefore = _seq;
+        try
+        {
+            foreach (var d in drops) InsertTombstone(tx, d, "disk budget exceeded; oldest events dropped");
+            tx.Commit();
+        }
+        catch
+        {
+            _seq = seqBefore;
+            throw;
+        }
+        _tombstonesWrittenSinceSignal = true;
+        Interlocked.Add(ref _dropped, deleted);
+        _logger.LogWarning("Outbox over budget: dropped {Count} oldest telemetry events ({Ranges})", deleted,
+            string.Join(", ", drops.Select(d => $"{TelemetryStreams.WireName(d.Stream)} {d.FromSeq}..{d.ToSeq}")));
+        return deleted;
+    }
+
+    private bool MergeOldestDrift()
+    {
+        if (_merger is null) return false;
+        lock (_leaseLock)
+        {
+            // A drift batch being published must not change under the drainer's feet.
+            if (_leases[(int)TelemetryStream.Drift] > 0) return false;
+            long boot;
+            string key;
+            using (var cmd = _writer.CreateCommand())
+            {
+                cmd.CommandText = """
+                    SELECT boot, merge_key FROM events
+                    WHERE stream = 1 AND kind = 0 AND merge_key IS NOT NULL
+                    GROUP BY boot, merge_key HAVING count(*) >= 2 ORDER BY min(id) LIMIT 1;
+                    """;
+                using var r = cmd.ExecuteReader();
+                if (!r.Read()) return false;
+                boot = r.GetInt64(0);
+                key = r.GetString(1);
+            }
+            var ids = new List<long>();
+            var windows = new List<DriftWindow>();
+            long mergedFrom = long.MaxValue;
+            using (var cmd = _writer.CreateCommand())
+            {
+                cmd.CommandText = """
+                    SELECT id, seq, ts_ms, fmt, payload, merged_from, merged_count FROM events
+                    WHERE stream = 1 AND kind = 0 AND boot = $b AND merge_key = $k ORDER BY id LIMIT $n;
+                    """;
+                cmd.Parameters.AddWithValue("$b", boot);
+                cmd.Parameters.AddWithValue("$k", key);
+                cmd.Parameters.AddWithValue("$n", _options.DriftMergeFanIn);
+                using var r = cmd.ExecuteReader();
+                while (r.Read())
+                {
+                    var seq = r.GetInt64(1);
+                    ids.Add(r.GetInt64(0));
+                    var count = r.IsDBNull(6) ? 1 : (int)r.GetInt64(6);
+                    mergedFrom = Math.Min(mergedFrom, r.IsDBNull(5) ? seq : r.GetInt64(5));
+                    windows.Add(new DriftWindow(seq, DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(2)), (byte[])r.GetValue(4), (PayloadFormat)r.GetInt64(3), count));
+                }
+            }
+            byte[]? merged;
+            try
+            {
+                merged = _merger.Merge(key, windows);
+            }
+            catch (Exception ex)
+            {
+                _logger.LogError(ex, "Drift merger failed for {Key}; windows left as they are", key);
+                return false;
+            }
+            if (merged is null || merged.Length == 0) return false;
+            using var tx = _writer.BeginTransaction();
+            using (var cmd = _writer.CreateCommand())
+            {
+                cmd.Transaction = tx;
+                // The merged window takes the place (id, seq) of the newest window it covers.
+                cmd.CommandText = "UPDATE events SET payload = $p, merged_from = $from, merged_count = $count WHERE id = $id;";
+                cmd.Parameters.AddWithValue("$p", merged);
+                cmd.Parameters.AddWithValue("$from", mergedFrom);
+                cmd.Parameters.AddWithValue("$count", windows.Sum(w => w.MergedCount));
+                cmd.Parameters.AddWithValue("$id", ids[^1]);
+                cmd.ExecuteNonQuery();
+                cmd.Parameters.Clear();
+                cmd.CommandText = "DELETE FROM events WHERE id = $id;";
+                var p = cmd.Parameters.Add(new SqliteParameter { ParameterName = "$id" });
+                foreach (var id in ids.Take(ids.Count - 1))
+                {
+                    p.Value = id;
+                    cmd.ExecuteNonQuery();
+                }
+            }
+            tx.Commit();
+            Interlocked.Add(ref _merged, windows.Count - 1);
+            _logger.LogInformation("Outbox merged {Count} drift windows of {Key} to stay within budget", windows.Count, key);
+            return true;
+        }
+    }
+
+    /// <summary>At open: a lowered budget may leave the file larger than allowed; drop and shrink it.</summary>
+    private void ShrinkIfOverBudget()
+    {
+        if (FileLength(_path) <= _budget.DatabaseBytes) return;
+        MakeRoom((long)(_budget.DatabaseBytes * _options.DropLowWatermark));
+        OutboxSchema.Exec(_writer, "PRAGMA incremental_vacuum;");
+        OutboxSchema.Exec(_writer, "PRAGMA wal_checkpoint(TRUNCATE);");
+        if (FileLength(_path) > _budget.DatabaseBytes)
+            _logger.LogWarning("Outbox file {Path} ({Size} bytes) is still larger than its budget ({Budget} bytes) after dropping what may be dropped",
+                _path, FileLength(_path), _budget.DatabaseBytes);
+    }
+
+    // ---------------------------------------------------------------- shutdown
+
+    /// <summary>Commits everything queued, checkpoints, closes the connections. Idempotent.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        _queue.Writer.TryComplete();
+        await _writerTask.ConfigureAwait(false);
+        try
+        {
+            OutboxSchema.Exec(_writer, "PRAGMA wal_checkpoint(TRUNCATE);");
+        }
+        catch (SqliteException ex)
+        {
+            _logger.LogWarning("Outbox final checkpoint failed: {Message}", ex.Message);
+        }
+        _insert.Dispose();
+        _delete.Dispose();
+        lock (_readLock) _reader.Dispose();
+        _writer.Dispose();
+        _dataSignal.TrySetResult();
+    }
+
+    private enum WorkKind : byte { Append, Ack, Flush }
+
+    private struct WorkItem
+    {
+        public WorkKind Kind;
+        public TelemetryStream Stream;
+        public PayloadFormat Format;
+        public byte Priority;
+        public long TsMs;
+        public string? MergeKey;
+        public byte[]? Payload;
+        public TaskCompletionSource<OutboxReceipt>? Receipt;
+        public RowRef[]? Rows;
+        public TaskCompletionSource? Done;
+    }
+
+    private readonly record struct PendingDrop(TelemetryStream Stream, long Boot, long FromSeq, long ToSeq, long Count);
+}
