@@ -37,7 +37,7 @@ public sealed class TufTestBed : IAsyncDisposable
     public static async Task<TufTestBed> CreateAsync(Action<TufRepository>? configure = null)
     {
         var bed = new TufTestBed(System.IO.Directory.CreateTempSubdirectory("edgeagent-tuf-").FullName);
-        bed.Repo.AddTarget("models/kws/1.bundle", "bundle-v1 payload"u8.ToArray(), Json.Cj.Obj(("release", Json.Cj.Int(1))));
+        bed.Repo.AddTarget("models/kws/1.bundle", "bundle-v1 payload"u8.ToArray(), EdgeAgent.Trust.Json.Cj.Obj(("release", EdgeAgent.Trust.Json.Cj.Int(1))));
         configure?.Invoke(bed.Repo);
         bed.Repo.Publish();
         bed.Sync();
