@@ -45,6 +45,23 @@ public sealed class HotSwapTests
     }
 
     [Fact]
+    public async Task Disposing_the_engine_lets_in_flight_calls_finish_before_the_session_goes()
+    {
+        var session = TestModels.Load(Neg);
+        var engine = InferenceEngine.Create(session);
+        var inFlight = engine.Acquire();
+        var x = OnnxTensor.Create("input", [1, 8], new float[8]);
+
+        engine.Dispose();
+
+        Assert.Single(session.Run([x]));
+        Assert.Throws<ObjectDisposedException>(() => engine.Rent());
+        inFlight.Release();
+        await inFlight.Released.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Throws<ObjectDisposedException>(() => session.Run([x]));
+    }
+
+    [Fact]
     public async Task Swap_under_load_fails_no_call_and_releases_every_replaced_model()
     {
         using var engine = InferenceEngine.Create(TestModels.Load(Neg));
