@@ -22,6 +22,9 @@ internal sealed class MqttBufferWriter(int initialCapacity = 256) : IDisposable
 
     public void Reset() => _length = 0;
 
+    /// <summary>Cuts the content back to <paramref name="length"/> bytes (undoes a failed encode).</summary>
+    public void Truncate(int length) => _length = Math.Min(_length, length);
+
     /// <summary>Empties the buffer; with <paramref name="shrink"/> a buffer grown by a burst goes back to the pool.</summary>
     public void Clear(bool shrink)
     {

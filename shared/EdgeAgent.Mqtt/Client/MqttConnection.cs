@@ -1,0 +1,509 @@
+using System.Buffers;
+using System.Threading.Channels;
+using EdgeAgent.Mqtt.Packets;
+using EdgeAgent.Mqtt.Wire;
+
+namespace EdgeAgent.Mqtt.Client;
+
+/// <summary>What the connection needs from the session that owns it.</summary>
+internal interface IMqttConnectionOwner
+{
+    /// <summary>Called on the reader loop, in arrival order, for every packet except PINGRESP.</summary>
+    ValueTask OnPacketAsync(MqttConnection connection, MqttPacket packet);
+
+    /// <summary>The writer could not send <paramref name="item"/> (too large for the broker, not encodable).</summary>
+    void OnSendFailed(OutboundItem item, Exception error);
+}
+
+/// <summary>A packet to send and, for a QoS&gt;0 PUBLISH, the session entry it belongs to.</summary>
+internal readonly record struct OutboundItem(MqttPacket Packet, OutgoingPublish? Publish = null);
+
+/// <summary>Limits negotiated for one network connection (CONNECT/CONNACK).</summary>
+internal sealed record ConnectionLimits
+{
+    /// <summary>Our Maximum Packet Size: larger inbound packets are refused from their header.</summary>
+    public uint InboundMaximumPacketSize { get; init; }
+    public ushort InboundTopicAliasMaximum { get; init; }
+    /// <summary>The broker's Maximum Packet Size (0 = no limit).</summary>
+    public uint OutboundMaximumPacketSize { get; set; }
+    /// <summary>Aliases we may use towards the broker (0 = do not alias).</summary>
+    public ushort OutboundTopicAliasMaximum { get; set; }
+    public TimeSpan KeepAlive { get; set; }
+    public TimeSpan PingTimeout { get; set; }
+    public int OutboundQueueCapacity { get; init; } = 2048;
+}
+
+/// <summary>
+/// One network connection: a single reader loop (framing, decoding, inbound topic aliases), a single
+/// writer loop (encodes queued packets into one pooled buffer and writes them in batches, flushing
+/// once per batch rather than per packet), and the keepalive / dead-connection detector. Owns the
+/// stream. <see cref="Completion"/> completes (never faults) with the reason the connection ended;
+/// null means a local, orderly close.
+/// </summary>
+internal sealed class MqttConnection : IAsyncDisposable
+{
+    private const int InitialReceiveBuffer = 16 * 1024;
+    private const int WriteBatchBytes = 64 * 1024;
+
+    private readonly Stream _stream;
+    private readonly MqttPacketCodec _codec;
+    private readonly TimeProvider _time;
+    private readonly Channel<OutboundItem> _outbound;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly TaskCompletionSource<Exception?> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Dictionary<ushort, string> _inboundAliases = [];
+    private readonly Dictionary<string, ushort> _outboundAliases = new(StringComparer.Ordinal);
+    private IMqttConnectionOwner? _owner;
+    private byte[] _receive = ArrayPool<byte>.Shared.Rent(InitialReceiveBuffer);
+    private int _start;
+    private int _end;
+    private long _lastSent;
+    private long _lastReceived;
+    private long _pingSentAt;
+    private int _pingOutstanding;
+    private int _closing;
+    private Task? _loops;
+
+    public MqttConnection(Stream stream, MqttPacketCodec codec, ConnectionLimits limits, TimeProvider time)
+    {
+        _stream = stream;
+        _codec = codec;
+        Limits = limits;
+        _time = time;
+        _outbound = Channel.CreateBounded<OutboundItem>(new BoundedChannelOptions(limits.OutboundQueueCapacity)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+        _lastSent = _lastReceived = time.GetTimestamp();
+    }
+
+    public ConnectionLimits Limits { get; }
+
+    public MqttProtocolVersion Version => _codec.Version;
+
+    public Task<Exception?> Completion => _completion.Task;
+
+    public bool IsOpen => Volatile.Read(ref _closing) == 0;
+
+    /// <summary>Test hook: every packet handed to the socket, in order (set before <see cref="Start"/>).</summary>
+    internal Action<MqttPacket>? PacketSent { get; set; }
+
+    /// <summary>Sends CONNECT and waits for CONNACK; nothing else may arrive first (MQTT 5 §3.2).</summary>
+    public async Task<ConnAckPacket> HandshakeAsync(ConnectPacket connect, CancellationToken cancellationToken)
+    {
+        using (var writer = new MqttBufferWriter(512))
+        {
+            _codec.Encode(connect, writer);
+            await _stream.WriteAsync(writer.WrittenMemory, cancellationToken).ConfigureAwait(false);
+            await _stream.FlushAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        MqttPacket? first = await ReadPacketAsync(cancellationToken).ConfigureAwait(false);
+        return first switch
+        {
+            ConnAckPacket ack => ack,
+            null => throw new MqttConnectionLostException("The broker closed the connection before sending CONNACK (it may refuse this protocol version or TLS setting; check the broker log)."),
+            _ => throw MqttProtocolException.Violation($"expected CONNACK, got {first.Type}"),
+        };
+    }
+
+    /// <summary>Starts the reader, writer and keepalive loops.</summary>
+    public void Start(IMqttConnectionOwner owner)
+    {
+        _owner = owner;
+        _lastSent = _lastReceived = _time.GetTimestamp();
+        _loops = RunAsync();
+    }
+
+    /// <summary>
+    /// Queues a packet. Waits only when the outbound queue is full (bounded memory). Returns false
+    /// when the connection is closing; the session then keeps the packet for the next connection.
+    /// </summary>
+    public ValueTask<bool> EnqueueAsync(OutboundItem item, CancellationToken cancellationToken)
+    {
+        if (_outbound.Writer.TryWrite(item))
+        {
+            return ValueTask.FromResult(true);
+        }
+
+        return EnqueueSlowAsync(item, cancellationToken);
+    }
+
+    /// <summary>Non-waiting enqueue, used while holding the session lock.</summary>
+    public bool TryEnqueue(OutboundItem item) => _outbound.Writer.TryWrite(item);
+
+    private async ValueTask<bool> EnqueueSlowAsync(OutboundItem item, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _outbound.Writer.WriteAsync(item, cancellationToken).ConfigureAwait(false);
+            return true;
+        }
+        catch (ChannelClosedException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>
+    /// Orderly close: sends <paramref name="disconnect"/> after everything already queued, flushes,
+    /// then closes the stream. Bounded by <paramref name="cancellationToken"/>.
+    /// </summary>
+    public async Task CloseAsync(DisconnectPacket disconnect, CancellationToken cancellationToken)
+    {
+        if (_loops is not null && _outbound.Writer.TryWrite(new OutboundItem(disconnect)))
+        {
+            _outbound.Writer.TryComplete();
+            try
+            {
+                await _writerDone.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                // Could not flush in time: close anyway.
+            }
+        }
+
+        Terminate(null);
+    }
+
+    private readonly TaskCompletionSource _writerDone = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>
+    /// Ends the connection because of <paramref name="reason"/>. For a protocol violation in MQTT 5
+    /// a DISCONNECT with its reason code is attempted first (§4.13.2).
+    /// </summary>
+    public void Abort(Exception reason, MqttReasonCode? disconnectReason = null)
+    {
+        if (disconnectReason is { } code && Version == MqttProtocolVersion.V500 && IsOpen)
+        {
+            _ = SendDisconnectThenTerminateAsync(code, reason);
+            return;
+        }
+
+        Terminate(reason);
+    }
+
+    private async Task SendDisconnectThenTerminateAsync(MqttReasonCode code, Exception reason)
+    {
+        // Written directly (not queued): the writer loop may be the one that is stuck.
+        try
+        {
+            using var writer = new MqttBufferWriter(64);
+            using var codec = MqttPacketCodec.Create(Version);
+            codec.Encode(new DisconnectPacket { ReasonCode = code, ReasonString = Truncate(reason.Message) }, writer);
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            await _stream.WriteAsync(writer.WrittenMemory, timeout.Token).ConfigureAwait(false);
+            await _stream.FlushAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or OperationCanceledException or ObjectDisposedException or NotSupportedException or InvalidOperationException)
+        {
+            // The link is already gone; closing it is all that is left.
+        }
+
+        Terminate(reason);
+    }
+
+    private static string Truncate(string s) => s.Length > 200 ? s[..200] : s;
+
+    private void Terminate(Exception? reason)
+    {
+        if (Interlocked.Exchange(ref _closing, 1) != 0)
+        {
+            return;
+        }
+
+        _outbound.Writer.TryComplete();
+        _stop.Cancel();
+        try
+        {
+            _stream.Dispose();
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException)
+        {
+            // Disposing a broken TLS stream may throw; the socket is closed either way.
+        }
+
+        _completion.TrySetResult(reason);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Terminate(null);
+        if (_loops is not null)
+        {
+            await _loops.ConfigureAwait(false);
+        }
+
+        _codec.Dispose();
+        byte[] buffer = Interlocked.Exchange(ref _receive, []);
+        if (buffer.Length > 0 && _loops is not null)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        _stop.Dispose();
+    }
+
+    private async Task RunAsync()
+    {
+        Task reader = ReadLoopAsync();
+        Task writer = WriteLoopAsync();
+        Task keepAlive = Limits.KeepAlive > TimeSpan.Zero ? KeepAliveLoopAsync() : Task.CompletedTask;
+        await Task.WhenAll(reader, writer, keepAlive).ConfigureAwait(false);
+    }
+
+    // ---- reading -------------------------------------------------------------------------------
+
+    /// <summary>Returns the next decoded packet, or null when the peer closed the stream.</summary>
+    private async ValueTask<MqttPacket?> ReadPacketAsync(CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            ReadOnlySpan<byte> available = _receive.AsSpan(_start, _end - _start);
+            if (MqttFrame.TryRead(available, Limits.InboundMaximumPacketSize, out byte header, out int headerLength, out int bodyLength))
+            {
+                MqttPacket packet = _codec.Decode(header, available.Slice(headerLength, bodyLength));
+                _start += headerLength + bodyLength;
+                if (_start == _end)
+                {
+                    _start = _end = 0;
+                }
+
+                return packet;
+            }
+
+            if (_start > 0)
+            {
+                _receive.AsSpan(_start, _end - _start).CopyTo(_receive);
+                _end -= _start;
+                _start = 0;
+            }
+
+            if (_end == _receive.Length)
+            {
+                // The header already passed the size check, so growing to the frame size is bounded.
+                int needed = MqttFrame.TryGetTotalLength(_receive.AsSpan(0, _end), out int total) ? total : _receive.Length * 2;
+                byte[] bigger = ArrayPool<byte>.Shared.Rent(Math.Max(needed, _receive.Length * 2));
+                _receive.AsSpan(0, _end).CopyTo(bigger);
+                ArrayPool<byte>.Shared.Return(_receive);
+                _receive = bigger;
+            }
+
+            int read = await _stream.ReadAsync(_receive.AsMemory(_end), cancellationToken).ConfigureAwait(false);
+            if (read == 0)
+            {
+                return null;
+            }
+
+            _end += read;
+            Volatile.Write(ref _lastReceived, _time.GetTimestamp());
+        }
+    }
+
+    private async Task ReadLoopAsync()
+    {
+        try
+        {
+            while (true)
+            {
+                MqttPacket? packet = await ReadPacketAsync(_stop.Token).ConfigureAwait(false);
+                if (packet is null)
+                {
+                    Terminate(new MqttConnectionLostException("The broker closed the connection."));
+                    return;
+                }
+
+                switch (packet)
+                {
+                    case PingRespPacket:
+                        Volatile.Write(ref _pingOutstanding, 0);
+                        continue;
+                    case PublishPacket publish when publish.TopicAlias != 0:
+                        packet = ResolveInboundAlias(publish);
+                        break;
+                    case DisconnectPacket disconnect:
+                        Terminate(new MqttServerDisconnectException(disconnect.ReasonCode, disconnect.ReasonString, disconnect.ServerReference));
+                        return;
+                }
+
+                await _owner!.OnPacketAsync(this, packet).ConfigureAwait(false);
+            }
+        }
+        catch (MqttProtocolException ex)
+        {
+            Abort(ex, ex.ReasonCode);
+        }
+        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        {
+            // Closed locally.
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or System.Net.Sockets.SocketException)
+        {
+            Terminate(new MqttConnectionLostException($"Connection lost while reading: {ex.Message}", ex));
+        }
+    }
+
+    /// <summary>MQTT 5 §3.3.2.3.4: a topic plus alias sets the mapping; an empty topic uses it.</summary>
+    private PublishPacket ResolveInboundAlias(PublishPacket publish)
+    {
+        if (publish.TopicAlias > Limits.InboundTopicAliasMaximum)
+        {
+            throw new MqttProtocolException(MqttReasonCode.TopicAliasInvalid, $"Topic Alias {publish.TopicAlias} exceeds our Topic Alias Maximum {Limits.InboundTopicAliasMaximum}");
+        }
+
+        if (publish.Topic.Length > 0)
+        {
+            _inboundAliases[publish.TopicAlias] = publish.Topic;
+            return publish;
+        }
+
+        if (!_inboundAliases.TryGetValue(publish.TopicAlias, out string? topic))
+        {
+            throw MqttProtocolException.Violation($"Topic Alias {publish.TopicAlias} used before it was set");
+        }
+
+        return publish with { Topic = topic };
+    }
+
+    // ---- writing -------------------------------------------------------------------------------
+
+    private async Task WriteLoopAsync()
+    {
+        using var buffer = new MqttBufferWriter(WriteBatchBytes);
+        ChannelReader<OutboundItem> reader = _outbound.Reader;
+        try
+        {
+            while (await reader.WaitToReadAsync(_stop.Token).ConfigureAwait(false))
+            {
+                while (buffer.Length < WriteBatchBytes && reader.TryRead(out OutboundItem item))
+                {
+                    EncodeInto(item, buffer);
+                }
+
+                if (buffer.Length == 0)
+                {
+                    continue;
+                }
+
+                await _stream.WriteAsync(buffer.WrittenMemory, _stop.Token).ConfigureAwait(false);
+                await _stream.FlushAsync(_stop.Token).ConfigureAwait(false);
+                Volatile.Write(ref _lastSent, _time.GetTimestamp());
+                buffer.Clear(shrink: true);
+            }
+        }
+        catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+        {
+            // Closed locally.
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or System.Net.Sockets.SocketException or NotSupportedException)
+        {
+            Terminate(new MqttConnectionLostException($"Connection lost while writing: {ex.Message}", ex));
+        }
+        finally
+        {
+            _writerDone.TrySetResult();
+        }
+    }
+
+    private void EncodeInto(OutboundItem item, MqttBufferWriter buffer)
+    {
+        int before = buffer.Length;
+        MqttPacket packet = item.Packet;
+        try
+        {
+            if (packet is PublishPacket publish && Limits.OutboundTopicAliasMaximum > 0)
+            {
+                packet = ApplyOutboundAlias(publish);
+            }
+
+            _codec.Encode(packet, buffer);
+        }
+        catch (ArgumentException ex)
+        {
+            buffer.Truncate(before);
+            _owner?.OnSendFailed(item, ex);
+            return;
+        }
+
+        int size = buffer.Length - before;
+        if (Limits.OutboundMaximumPacketSize > 0 && (uint)size > Limits.OutboundMaximumPacketSize)
+        {
+            // MQTT 5 §3.1.2.11.4: never send a packet larger than the broker's Maximum Packet Size.
+            buffer.Truncate(before);
+            _owner?.OnSendFailed(item, new MqttPacketTooLargeException(size, Limits.OutboundMaximumPacketSize));
+            return;
+        }
+
+        PacketSent?.Invoke(packet);
+    }
+
+    /// <summary>
+    /// Outbound aliases (optional, MQTT 5 §3.3.2.3.4): the first PUBLISH to a topic carries topic +
+    /// new alias, later ones only the alias. Aliases live and die with this connection, so a
+    /// resent message after reconnect carries its full topic again.
+    /// </summary>
+    private PublishPacket ApplyOutboundAlias(PublishPacket publish)
+    {
+        if (_outboundAliases.TryGetValue(publish.Topic, out ushort alias))
+        {
+            return publish with { Topic = string.Empty, TopicAlias = alias };
+        }
+
+        if (_outboundAliases.Count < Limits.OutboundTopicAliasMaximum)
+        {
+            alias = (ushort)(_outboundAliases.Count + 1);
+            _outboundAliases[publish.Topic] = alias;
+            return publish with { TopicAlias = alias };
+        }
+
+        return publish;
+    }
+
+    // ---- keepalive -----------------------------------------------------------------------------
+
+    /// <summary>
+    /// MQTT §3.1.2.10: send PINGREQ when nothing was sent for a keepalive period. We also ping when
+    /// nothing was received for a period, so a QoS 0 publisher notices a dead link; no PINGRESP
+    /// within <see cref="ConnectionLimits.PingTimeout"/> closes the connection (the broker side
+    /// gives up after 1.5× keepalive anyway).
+    /// </summary>
+    private async Task KeepAliveLoopAsync()
+    {
+        TimeSpan keepAlive = Limits.KeepAlive;
+        TimeSpan tick = TimeSpan.FromTicks(Math.Clamp(keepAlive.Ticks / 4, TimeSpan.FromMilliseconds(50).Ticks, TimeSpan.FromSeconds(5).Ticks));
+        try
+        {
+            while (!_stop.IsCancellationRequested)
+            {
+                await Task.Delay(tick, _time, _stop.Token).ConfigureAwait(false);
+                long now = _time.GetTimestamp();
+                if (Volatile.Read(ref _pingOutstanding) == 1)
+                {
+                    if (_time.GetElapsedTime(Volatile.Read(ref _pingSentAt), now) >= Limits.PingTimeout)
+                    {
+                        Terminate(new MqttKeepAliveTimeoutException(Limits.PingTimeout));
+                        return;
+                    }
+
+                    continue;
+                }
+
+                if (_time.GetElapsedTime(Volatile.Read(ref _lastSent), now) >= keepAlive
+                    || _time.GetElapsedTime(Volatile.Read(ref _lastReceived), now) >= keepAlive)
+                {
+                    Volatile.Write(ref _pingSentAt, now);
+                    Volatile.Write(ref _pingOutstanding, 1);
+                    // If the queue is full the ping cannot be queued; the timeout above still fires
+                    // when the writer is stuck, which is exactly the dead link we want to detect.
+                    _outbound.Writer.TryWrite(new OutboundItem(PingReqPacket.Instance));
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // Connection closed.
+        }
+    }
+}
