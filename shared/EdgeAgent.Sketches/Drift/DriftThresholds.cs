@@ -64,6 +64,26 @@ public sealed record FeatureDriftReport(
 /// <summary>Computes <see cref="FeatureDriftReport"/>s from accumulators.</summary>
 public static class DriftAssessment
 {
+    /// <summary>
+    /// Assesses every feature of <paramref name="reference"/> that <paramref name="current"/> has, in profile order.
+    /// Features the current window lacks are reported with zero count (never flagged); features the profile
+    /// lacks are ignored (there is nothing to compare them with).
+    /// </summary>
+    public static IReadOnlyList<FeatureDriftReport> Assess(Profiles.ReferenceProfile reference,
+        IReadOnlyDictionary<string, FeatureAccumulator> current, DriftThresholds? thresholds = null)
+    {
+        ArgumentNullException.ThrowIfNull(reference);
+        ArgumentNullException.ThrowIfNull(current);
+        var reports = new List<FeatureDriftReport>(reference.Features.Count);
+        foreach (var feature in reference.Features)
+        {
+            var cur = current.TryGetValue(feature.Name, out var c) ? c : new FeatureAccumulator(feature.Sketch.K);
+            reports.Add(Assess(feature.Name, FeatureAccumulator.Restore(feature.Statistics, feature.Sketch), cur, thresholds));
+        }
+
+        return reports;
+    }
+
     /// <summary>Compares <paramref name="current"/> against <paramref name="reference"/> for one feature.</summary>
     public static FeatureDriftReport Assess(string feature, FeatureAccumulator reference, FeatureAccumulator current, DriftThresholds? thresholds = null)
     {
