@@ -93,13 +93,7 @@ public sealed class SteadyStateTests
     public void Creating_and_disposing_sessions_and_leases_releases_their_native_memory()
     {
         // 2 MB of weights per session: 150 leaked sessions would add 300 MB.
-        var b = new OnnxModelBuilder();
-        b.AddOpset("", 13);
-        b.AddInput("x", OnnxElementType.Float, [1, 512]);
-        b.AddOutput("y", OnnxElementType.Float, [1, 1024]);
-        b.AddInitializer(OnnxTensor.Create("w", [512, 1024], Enumerable.Range(0, 512 * 1024).Select(i => i % 7 * 0.01f).ToArray()));
-        b.AddNode("MatMul", ["x", "w"], ["y"]);
-        byte[] model = b.Build();
+        byte[] model = HeavyModel();
         CycleSessions(model, 20);
         long before = ResidentBytes();
 
@@ -107,6 +101,49 @@ public sealed class SteadyStateTests
 
         long growth = ResidentBytes() - before;
         Assert.True(growth < 64 * 1024 * 1024, $"RSS grew by {growth} bytes over 150 session+engine+lease lifecycles");
+    }
+
+    [Fact]
+    public void Sessions_and_leases_that_are_never_disposed_are_released_by_their_finalizers()
+    {
+        byte[] model = HeavyModel();
+        AbandonSessions(model, 10);
+        long before = ResidentBytes();
+
+        AbandonSessions(model, 150);
+
+        long growth = ResidentBytes() - before;
+        Assert.True(growth < 64 * 1024 * 1024, $"RSS grew by {growth} bytes over 150 abandoned sessions and leases");
+    }
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.NoInlining)]
+    private static void AbandonSessions(byte[] model, int count)
+    {
+        for (int i = 0; i < count; i++)
+        {
+            var session = OnnxSession.Load(model);
+            session.Run([OnnxTensor.Create("x", [1, 512], new float[512])]);
+            if (i % 10 == 0)
+            {
+                // Collect as we go, as a long-running process would; otherwise the abandoned sessions pile up first.
+                GC.Collect();
+                GC.WaitForPendingFinalizers();
+            }
+        }
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+    }
+
+    private static byte[] HeavyModel()
+    {
+        var b = new OnnxModelBuilder();
+        b.AddOpset("", 13);
+        b.AddInput("x", OnnxElementType.Float, [1, 512]);
+        b.AddOutput("y", OnnxElementType.Float, [1, 1024]);
+        b.AddInitializer(OnnxTensor.Create("w", [512, 1024], Enumerable.Range(0, 512 * 1024).Select(i => i % 7 * 0.01f).ToArray()));
+        b.AddNode("MatMul", ["x", "w"], ["y"]);
+        return b.Build();
     }
 
     private static void CycleSessions(byte[] model, int count)

@@ -23,6 +23,25 @@ public sealed class RuntimeLoadingTests
     }
 
     [Fact]
+    public void Default_locator_searches_the_executable_directory_then_EDGEAGENT_ORT_PATH_then_the_system()
+    {
+        string? saved = Environment.GetEnvironmentVariable(OrtLibraryLocator.PathVariable);
+        try
+        {
+            Environment.SetEnvironmentVariable(OrtLibraryLocator.PathVariable, "/opt/ort/lib");
+            var locator = OrtLibraryLocator.Default;
+
+            Assert.Equal(AppContext.BaseDirectory, locator.BaseDirectory);
+            Assert.Equal("/opt/ort/lib", locator.EnvironmentPath);
+            Assert.True(locator.UseSystemLoader);
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(OrtLibraryLocator.PathVariable, saved);
+        }
+    }
+
+    [Fact]
     public void Missing_library_names_every_path_searched_and_the_environment_variable()
     {
         string empty = Directory.CreateTempSubdirectory("edgeagent-no-ort").FullName;
