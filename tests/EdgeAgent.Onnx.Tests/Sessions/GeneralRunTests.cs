@@ -166,6 +166,21 @@ public sealed class GeneralRunTests
     }
 
     [Fact]
+    public void General_run_may_be_called_from_several_threads_at_once()
+    {
+        using var session = TestModels.Load(TestModels.Unary("Neg", "N", 3));
+        int wrong = 0;
+
+        Parallel.For(0, 400, i =>
+        {
+            var y = session.Run([OnnxTensor.Create("input", [1 + i % 3, 3], Enumerable.Repeat((float)i, (1 + i % 3) * 3).ToArray())])[0];
+            if (y.Dims[0] != 1 + i % 3 || y.GetData<float>().Any(v => v != -i)) Interlocked.Increment(ref wrong);
+        });
+
+        Assert.Equal(0, wrong);
+    }
+
+    [Fact]
     public void Cancelling_a_run_terminates_it_inside_ort()
     {
         using var session = TestModels.Load(TestModels.SlowMatMulChain(layers: 2000));
