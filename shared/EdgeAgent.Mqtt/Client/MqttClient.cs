@@ -34,6 +34,7 @@ public sealed class MqttClient : IAsyncDisposable
     private readonly Dictionary<string, (MqttTopicSubscription Subscription, uint Identifier)> _subscriptions = new(StringComparer.Ordinal);
     private readonly List<Func<MqttApplicationMessage, bool>> _interceptors = [];
     private readonly InflightWindow _window;
+    private readonly Queue<OutgoingPublish> _waiting = new();
     private readonly Channel<(MqttConnection Connection, PublishPacket Packet)> _inbound;
     private readonly Owner _owner;
     private readonly ResiliencePipeline _reconnectPipeline;
@@ -101,7 +102,16 @@ public sealed class MqttClient : IAsyncDisposable
     public MqttClientOptions Options => _options;
 
     /// <summary>Unacknowledged QoS 1/2 publishes right now.</summary>
-    public int InflightCount => _window.Count;
+    public int InflightCount
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _window.Count;
+            }
+        }
+    }
 
     internal InflightWindow Window => _window;
 
@@ -186,7 +196,7 @@ public sealed class MqttClient : IAsyncDisposable
             InboundTopicAliasMaximum = _options.ProtocolVersion == MqttProtocolVersion.V500 ? _options.TopicAliasMaximum : (ushort)0,
             KeepAlive = keepAlive,
             PingTimeout = _options.PingTimeout ?? keepAlive,
-            OutboundQueueCapacity = _options.MaxInflight + 1024,
+            OutboundQueueCapacity = 1024,
         };
         var connection = new MqttConnection(stream, MqttPacketCodec.Create(_options.ProtocolVersion), limits, _options.TimeProvider)
         {
@@ -225,8 +235,6 @@ public sealed class MqttClient : IAsyncDisposable
 
         limits.OutboundMaximumPacketSize = result.MaximumPacketSize ?? 0;
         limits.OutboundTopicAliasMaximum = _options.UseTopicAliases ? result.TopicAliasMaximum : (ushort)0;
-        _window.SetLimit(Math.Min(_options.MaxInflight, (int)result.ReceiveMaximum));
-
         List<MqttTopicSubscription[]>? resubscribe = null;
         connection.Start(_owner);
         lock (_sync)
@@ -239,6 +247,7 @@ public sealed class MqttClient : IAsyncDisposable
 
             _connection = connection;
             _lastConnect = result;
+            _window.Limit = Math.Min(_options.MaxInflight, (int)result.ReceiveMaximum);
             if (!ack.SessionPresent)
             {
                 _incomingQoS2.Clear();
@@ -248,31 +257,33 @@ public sealed class MqttClient : IAsyncDisposable
                 }
             }
 
-            // Resend, in original order, before any new publish can reach this connection (the
-            // queue is fresh and sized for MaxInflight, so TryEnqueue cannot fail here).
+            // Resend, in original order, before any new publish can reach this connection: we
+            // hold the session lock, and new publishes are queued under it too.
             foreach (OutgoingPublish pending in _outgoing.Values.OrderBy(p => p.Sequence).ToList())
             {
+                PublishPacket packet = pending.Packet!;
                 if (pending.Released)
                 {
                     if (ack.SessionPresent)
                     {
-                        connection.TryEnqueue(new OutboundItem(new PublishResponsePacket(MqttPacketType.PubRel, pending.Packet.PacketId)));
+                        connection.TryEnqueue(new OutboundItem(new PublishResponsePacket(MqttPacketType.PubRel, packet.PacketId)));
                     }
                     else
                     {
                         // The broker had the message (PUBREC) and lost the session: delivery happened.
-                        CompleteOutgoingLocked(pending.Packet.PacketId, new MqttPublishResult(MqttReasonCode.Success));
+                        CompleteOutgoingLocked(packet.PacketId, new MqttPublishResult(MqttReasonCode.Success));
                     }
 
                     continue;
                 }
 
-                pending.Packet = pending.Packet with { Dup = ack.SessionPresent && pending.WasSent };
+                pending.Packet = packet with { Dup = ack.SessionPresent && pending.WasSent };
                 pending.WasSent = true;
                 connection.TryEnqueue(new OutboundItem(pending.Packet, pending));
             }
 
             _everConnected = true;
+            PumpWaitingLocked();
         }
 
         _ = connection.Completion.ContinueWith(t => OnConnectionEnded(connection, t.Result), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
@@ -452,7 +463,7 @@ public sealed class MqttClient : IAsyncDisposable
         if (message.QoS == MqttQualityOfService.AtMostOnce)
         {
             // Connection lost meanwhile: QoS 0 may be dropped (MQTT §4.3.1), but say so.
-            if (!await connection.EnqueueAsync(new OutboundItem(message.ToPacket(0)), cancellationToken).ConfigureAwait(false))
+            if (!await connection.EnqueueThrottledAsync(new OutboundItem(message.ToPacket(0)), cancellationToken).ConfigureAwait(false))
             {
                 throw new MqttClientNotConnectedException($"The connection to {_options.Endpoint} closed before the QoS 0 message to '{message.Topic}' was queued.");
             }
@@ -460,40 +471,81 @@ public sealed class MqttClient : IAsyncDisposable
             return new MqttPublishResult(MqttReasonCode.Success);
         }
 
-        await _window.AcquireAsync(cancellationToken).ConfigureAwait(false);
-        OutgoingPublish pending;
-        MqttConnection? current;
+        var pending = new OutgoingPublish(message);
         lock (_sync)
         {
-            if (_disposed)
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            // FIFO: a publish may take a free slot only if nobody is waiting before it, so
+            // messages go out in call order (MQTT §4.6 ordering is per our send order).
+            if (_waiting.Count == 0 && _window.TryTake())
             {
-                _window.Release();
-                throw new ObjectDisposedException(nameof(MqttClient));
+                StartLocked(pending);
             }
-
-            ushort id = AllocatePacketIdLocked();
-            pending = new OutgoingPublish(message.ToPacket(id), ++_sequence);
-            _outgoing.Add(id, pending);
-            current = _connection;
-            if (current is not null)
+            else
             {
-                pending.WasSent = true;
+                _waiting.Enqueue(pending);
             }
         }
 
-        if (current is not null)
+        MqttPublishResult result;
+        try
         {
-            // If this fails the connection is closing; the reconnect resends the session entry.
-            await current.EnqueueAsync(new OutboundItem(pending.Packet, pending), CancellationToken.None).ConfigureAwait(false);
+            result = await pending.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            lock (_sync)
+            {
+                // Still waiting for a slot: withdraw it. Already sent: it stays in the session.
+                if (pending.Packet is null)
+                {
+                    pending.Abandoned = true;
+                }
+            }
+
+            throw;
         }
 
-        MqttPublishResult result = await pending.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
         if (result.ReasonCode >= MqttReasonCode.UnspecifiedError)
         {
             throw new MqttPublishException(message.Topic, result.ReasonCode, result.ReasonString);
         }
 
         return result;
+    }
+
+    /// <summary>Gives the publish its packet id and session entry and queues it on the live connection.</summary>
+    private void StartLocked(OutgoingPublish pending)
+    {
+        ushort id = AllocatePacketIdLocked();
+        pending.Packet = pending.Message.ToPacket(id);
+        pending.Sequence = ++_sequence;
+        _outgoing.Add(id, pending);
+        if (_connection is { } connection && connection.TryEnqueue(new OutboundItem(pending.Packet, pending)))
+        {
+            pending.WasSent = true;
+        }
+    }
+
+    /// <summary>Moves waiting publishes into free in-flight slots, in call order.</summary>
+    private void PumpWaitingLocked()
+    {
+        while (_waiting.TryPeek(out OutgoingPublish? next))
+        {
+            if (next.Abandoned)
+            {
+                _waiting.Dequeue();
+                continue;
+            }
+
+            if (!_window.TryTake())
+            {
+                return;
+            }
+
+            _waiting.Dequeue();
+            StartLocked(next);
+        }
     }
 
     private async Task<MqttConnection> WaitForConnectionAsync(CancellationToken cancellationToken)
@@ -552,6 +604,7 @@ public sealed class MqttClient : IAsyncDisposable
         {
             _window.Release();
             pending.Completion.TrySetResult(result);
+            PumpWaitingLocked();
         }
     }
 
@@ -660,7 +713,7 @@ public sealed class MqttClient : IAsyncDisposable
 
         try
         {
-            if (!await connection.EnqueueAsync(new OutboundItem(build(id)), cancellationToken).ConfigureAwait(false))
+            if (!connection.TryEnqueue(new OutboundItem(build(id))))
             {
                 throw new MqttClientNotConnectedException($"The connection to {_options.Endpoint} closed before the request was sent.");
             }
@@ -712,9 +765,10 @@ public sealed class MqttClient : IAsyncDisposable
             {
                 lock (client._sync)
                 {
-                    if (client._outgoing.Remove(pending.Packet.PacketId))
+                    if (client._outgoing.Remove(pending.Packet!.PacketId))
                     {
                         client._window.Release();
+                        client.PumpWaitingLocked();
                     }
                 }
 
@@ -754,7 +808,7 @@ public sealed class MqttClient : IAsyncDisposable
                     if (seen)
                     {
                         // §4.3.3: already delivered, PUBREL pending: acknowledge again, do not redeliver.
-                        await connection.EnqueueAsync(new OutboundItem(new PublishResponsePacket(MqttPacketType.PubRec, publish.PacketId)), CancellationToken.None).ConfigureAwait(false);
+                        connection.TryEnqueue(new OutboundItem(new PublishResponsePacket(MqttPacketType.PubRec, publish.PacketId)));
                         return;
                     }
                 }
@@ -787,8 +841,8 @@ public sealed class MqttClient : IAsyncDisposable
                 }
 
                 // §4.3.3: PUBREL answers PUBREC; "not found" when we no longer know the id.
-                await connection.EnqueueAsync(new OutboundItem(new PublishResponsePacket(MqttPacketType.PubRel, rec.PacketId,
-                    release || rec.ReasonCode >= MqttReasonCode.UnspecifiedError ? MqttReasonCode.Success : MqttReasonCode.PacketIdentifierNotFound)), CancellationToken.None).ConfigureAwait(false);
+                connection.TryEnqueue(new OutboundItem(new PublishResponsePacket(MqttPacketType.PubRel, rec.PacketId,
+                    release || rec.ReasonCode >= MqttReasonCode.UnspecifiedError ? MqttReasonCode.Success : MqttReasonCode.PacketIdentifierNotFound)));
                 return;
 
             case PublishResponsePacket { Kind: MqttPacketType.PubComp } comp:
@@ -806,8 +860,8 @@ public sealed class MqttClient : IAsyncDisposable
                     known = _incomingQoS2.Remove(rel.PacketId);
                 }
 
-                await connection.EnqueueAsync(new OutboundItem(new PublishResponsePacket(MqttPacketType.PubComp, rel.PacketId,
-                    known || connection.Version == MqttProtocolVersion.V311 ? MqttReasonCode.Success : MqttReasonCode.PacketIdentifierNotFound)), CancellationToken.None).ConfigureAwait(false);
+                connection.TryEnqueue(new OutboundItem(new PublishResponsePacket(MqttPacketType.PubComp, rel.PacketId,
+                    known || connection.Version == MqttProtocolVersion.V311 ? MqttReasonCode.Success : MqttReasonCode.PacketIdentifierNotFound)));
                 return;
 
             case SubAckPacket { PacketId: var id }:
@@ -887,11 +941,11 @@ public sealed class MqttClient : IAsyncDisposable
         // it on the resumed session (§4.4) and we deliver it again (at least once).
         if (packet.QoS == MqttQualityOfService.AtLeastOnce)
         {
-            await connection.EnqueueAsync(new OutboundItem(new PublishResponsePacket(MqttPacketType.PubAck, packet.PacketId)), CancellationToken.None).ConfigureAwait(false);
+            connection.TryEnqueue(new OutboundItem(new PublishResponsePacket(MqttPacketType.PubAck, packet.PacketId)));
         }
         else if (packet.QoS == MqttQualityOfService.ExactlyOnce)
         {
-            await connection.EnqueueAsync(new OutboundItem(new PublishResponsePacket(MqttPacketType.PubRec, packet.PacketId)), CancellationToken.None).ConfigureAwait(false);
+            connection.TryEnqueue(new OutboundItem(new PublishResponsePacket(MqttPacketType.PubRec, packet.PacketId)));
         }
     }
 
@@ -981,13 +1035,14 @@ public sealed class MqttClient : IAsyncDisposable
         lock (_sync)
         {
             _disposed = true;
-            pending = [.. _outgoing.Values];
+            pending = [.. _outgoing.Values, .. _waiting];
             _outgoing.Clear();
+            _waiting.Clear();
         }
 
         foreach (OutgoingPublish p in pending)
         {
-            p.Completion.TrySetException(new ObjectDisposedException(nameof(MqttClient), $"The client was disposed before '{p.Packet.Topic}' was acknowledged."));
+            p.Completion.TrySetException(new ObjectDisposedException(nameof(MqttClient), $"The client was disposed before '{p.Message.Topic}' was acknowledged."));
         }
 
         _inbound.Writer.TryComplete();

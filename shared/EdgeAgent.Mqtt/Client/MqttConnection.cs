@@ -16,7 +16,7 @@ internal interface IMqttConnectionOwner
 }
 
 /// <summary>A packet to send and, for a QoS&gt;0 PUBLISH, the session entry it belongs to.</summary>
-internal readonly record struct OutboundItem(MqttPacket Packet, OutgoingPublish? Publish = null);
+internal readonly record struct OutboundItem(MqttPacket Packet, OutgoingPublish? Publish = null, bool Throttled = false);
 
 /// <summary>Limits negotiated for one network connection (CONNECT/CONNACK).</summary>
 internal sealed record ConnectionLimits
@@ -30,7 +30,8 @@ internal sealed record ConnectionLimits
     public ushort OutboundTopicAliasMaximum { get; set; }
     public TimeSpan KeepAlive { get; set; }
     public TimeSpan PingTimeout { get; set; }
-    public int OutboundQueueCapacity { get; init; } = 2048;
+    /// <summary>Queued QoS 0 publishes before <c>EnqueueThrottledAsync</c> waits (bounded memory).</summary>
+    public int OutboundQueueCapacity { get; init; } = 1024;
 }
 
 /// <summary>
@@ -50,6 +51,7 @@ internal sealed class MqttConnection : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly Channel<OutboundItem> _outbound;
     private readonly CancellationTokenSource _stop = new();
+    private readonly SemaphoreSlim _throttle;
     private readonly TaskCompletionSource<Exception?> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Dictionary<ushort, string> _inboundAliases = [];
     private readonly Dictionary<string, ushort> _outboundAliases = new(StringComparer.Ordinal);
@@ -70,11 +72,8 @@ internal sealed class MqttConnection : IAsyncDisposable
         _codec = codec;
         Limits = limits;
         _time = time;
-        _outbound = Channel.CreateBounded<OutboundItem>(new BoundedChannelOptions(limits.OutboundQueueCapacity)
-        {
-            SingleReader = true,
-            FullMode = BoundedChannelFullMode.Wait,
-        });
+        _outbound = Channel.CreateUnbounded<OutboundItem>(new UnboundedChannelOptions { SingleReader = true });
+        _throttle = new SemaphoreSlim(limits.OutboundQueueCapacity, limits.OutboundQueueCapacity);
         _lastSent = _lastReceived = time.GetTimestamp();
     }
 
@@ -117,33 +116,39 @@ internal sealed class MqttConnection : IAsyncDisposable
     }
 
     /// <summary>
-    /// Queues a packet. Waits only when the outbound queue is full (bounded memory). Returns false
-    /// when the connection is closing; the session then keeps the packet for the next connection.
+    /// Queues a packet without waiting. Returns false when the connection is closing; the session
+    /// then keeps QoS 1/2 state for the next connection. Used for session traffic, which is already
+    /// bounded by the in-flight windows (ours and the broker's Receive Maximum).
     /// </summary>
-    public ValueTask<bool> EnqueueAsync(OutboundItem item, CancellationToken cancellationToken)
-    {
-        if (_outbound.Writer.TryWrite(item))
-        {
-            return ValueTask.FromResult(true);
-        }
-
-        return EnqueueSlowAsync(item, cancellationToken);
-    }
-
-    /// <summary>Non-waiting enqueue, used while holding the session lock.</summary>
     public bool TryEnqueue(OutboundItem item) => _outbound.Writer.TryWrite(item);
 
-    private async ValueTask<bool> EnqueueSlowAsync(OutboundItem item, CancellationToken cancellationToken)
+    /// <summary>
+    /// Queues a QoS 0 publish, waiting while <see cref="ConnectionLimits.OutboundQueueCapacity"/>
+    /// of them are queued (QoS 0 has no acknowledgement to bound it otherwise). Returns false when
+    /// the connection is closing.
+    /// </summary>
+    public async ValueTask<bool> EnqueueThrottledAsync(OutboundItem item, CancellationToken cancellationToken)
     {
-        try
+        if (!_throttle.Wait(0))
         {
-            await _outbound.Writer.WriteAsync(item, cancellationToken).ConfigureAwait(false);
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stop.Token);
+            try
+            {
+                await _throttle.WaitAsync(linked.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                return false;
+            }
+        }
+
+        if (_outbound.Writer.TryWrite(item with { Throttled = true }))
+        {
             return true;
         }
-        catch (ChannelClosedException)
-        {
-            return false;
-        }
+
+        _throttle.Release();
+        return false;
     }
 
     /// <summary>
@@ -244,6 +249,7 @@ internal sealed class MqttConnection : IAsyncDisposable
         }
 
         _stop.Dispose();
+        _throttle.Dispose();
     }
 
     private async Task RunAsync()
@@ -409,6 +415,11 @@ internal sealed class MqttConnection : IAsyncDisposable
 
     private void EncodeInto(OutboundItem item, MqttBufferWriter buffer)
     {
+        if (item.Throttled)
+        {
+            _throttle.Release();
+        }
+
         int before = buffer.Length;
         MqttPacket packet = item.Packet;
         try

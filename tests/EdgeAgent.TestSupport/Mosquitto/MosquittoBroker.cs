@@ -279,7 +279,7 @@ public sealed class MosquittoBroker : IAsyncDisposable
     {
         if (_process is { HasExited: false } process)
         {
-            ChildProcess.Signal(process.Id, "CONT");
+            // No SIGCONT first: a paused broker must not get a chance to process what is queued.
             process.Kill();
             await process.WaitForExitAsync().ConfigureAwait(false);
         }
