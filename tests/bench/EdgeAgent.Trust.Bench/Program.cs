@@ -1,0 +1,139 @@
+// Refresh + verify cost of the TUF client for metadata listing 1,000 targets (top-level, and
+// spread over delegated roles), against the floor measured in the same run: parsing the same
+// bytes with System.Text.Json and hashing them with SHA-256, which any client must at least do.
+//
+//   dotnet run -c Release --project tests/bench/EdgeAgent.Trust.Bench [-- iterations]
+
+using System.Diagnostics;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text.Json;
+using EdgeAgent.Trust.Client;
+using EdgeAgent.Trust.Fetching;
+using EdgeAgent.Trust.Json;
+using EdgeAgent.Trust.Repository;
+using EdgeAgent.Trust.Storage;
+
+var iterations = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 30;
+const int Targets = 1000;
+const int DelegatedRoles = 20;
+
+Console.WriteLine($"# EdgeAgent.Trust benchmark — {Environment.ProcessorCount} CPUs, {RuntimeInformationText()}, {iterations} iterations, median (p90)");
+Console.WriteLine();
+Console.WriteLine("| scenario | metadata bytes | floor: parse + SHA-256 | verify chain in memory | refresh to disk (fsync) | verify / floor |");
+Console.WriteLine("|---|---:|---:|---:|---:|---:|");
+
+Run("1,000 targets in `targets`", BuildFlat(), []);
+var (delegated, lookups) = BuildDelegated();
+Run($"1,000 targets over {DelegatedRoles} delegated roles (+ search in each)", delegated, lookups);
+
+void Run(string name, TufRepository repo, string[] lookups)
+{
+    var files = repo.Files.Where(f => f.Key.StartsWith("metadata/", StringComparison.Ordinal)).ToDictionary(f => f.Key, f => f.Value);
+    var totalBytes = files.Where(f => !f.Key.EndsWith(".root.json", StringComparison.Ordinal) || f.Key == "metadata/1.root.json").Sum(f => (long)f.Value.Length);
+    var fetcher = new MemoryFetcher(files);
+    var root = repo.Files["metadata/1.root.json"];
+
+    // Floor: every byte the client must read, parsed and hashed once.
+    var floor = Measure(() =>
+    {
+        foreach (var bytes in files.Values)
+        {
+            using var doc = JsonDocument.Parse(bytes);
+            SHA256.HashData(bytes);
+        }
+        return Task.CompletedTask;
+    });
+
+    // Verification alone: the TrustedMetadataSet chain over the same bytes, no I/O.
+    var verify = Measure(() =>
+    {
+        var set = new TrustedMetadataSet(root, TrustState.Initial(1, DateTimeOffset.UtcNow), DateTimeOffset.UtcNow);
+        set.CheckFinalRoot();
+        set.UpdateTimestamp(files["metadata/timestamp.json"]);
+        set.UpdateSnapshot(files[$"metadata/{set.Timestamp!.Signed.SnapshotMeta.Version}.snapshot.json"], false);
+        var t = set.UpdateTargets(files[$"metadata/{set.Snapshot!.Signed.Meta["targets.json"].Version}.targets.json"], "targets", "root");
+        foreach (var d in t.Signed.Delegations?.Roles ?? [])
+            set.UpdateTargets(files[$"metadata/{set.Snapshot.Signed.Meta[d.Name + ".json"].Version}.{d.Name}.json"], d.Name, "targets");
+        return Task.CompletedTask;
+    });
+
+    // The real client: fresh directory, init, refresh, target searches; durable writes included.
+    var scratch = Directory.CreateTempSubdirectory("edgeagent-trust-bench-").FullName;
+    var n = 0;
+    var refresh = Measure(async () =>
+    {
+        var dir = Path.Combine(scratch, (n++).ToString(CultureInfo.InvariantCulture));
+        await TufClient.InitializeAsync(dir, root, null, CancellationToken.None);
+        var client = new TufClient(new TufClientOptions { MetadataDirectory = dir, MetadataBaseUri = new Uri("http://repo.invalid/metadata/") }, fetcher);
+        await client.RefreshAsync(CancellationToken.None);
+        foreach (var path in lookups)
+            if (await client.FindTargetAsync(path, CancellationToken.None) is null) throw new InvalidOperationException(path);
+    });
+    Directory.Delete(scratch, recursive: true);
+
+    Console.WriteLine($"| {name} | {totalBytes:N0} | {floor} | {verify} | {refresh} | {verify.Median / floor.Median:0.0}× |");
+}
+
+Stats Measure(Func<Task> action)
+{
+    for (var i = 0; i < 3; i++) action().GetAwaiter().GetResult(); // warm-up (JIT, tiering)
+    var samples = new double[iterations];
+    for (var i = 0; i < iterations; i++)
+    {
+        var sw = Stopwatch.StartNew();
+        action().GetAwaiter().GetResult();
+        samples[i] = sw.Elapsed.TotalMilliseconds;
+    }
+    Array.Sort(samples);
+    return new Stats(samples[samples.Length / 2], samples[(int)(samples.Length * 0.9)]);
+}
+
+TufRepository BuildFlat()
+{
+    var repo = new TufRepository();
+    foreach (var r in new[] { "root", "timestamp", "snapshot", "targets" }) repo.SetExpires(r, DateTimeOffset.UtcNow.AddDays(30));
+    for (var i = 0; i < Targets; i++)
+        repo.AddTarget($"models/m{i % 50}/{i}.bundle", BitConverter.GetBytes(i), Cj.Obj(("release", Cj.Int(i)), ("hardware", Cj.Str("rpi4"))));
+    repo.Publish();
+    return repo;
+}
+
+(TufRepository, string[]) BuildDelegated()
+{
+    var repo = new TufRepository();
+    foreach (var r in new[] { "root", "timestamp", "snapshot", "targets" }) repo.SetExpires(r, DateTimeOffset.UtcNow.AddDays(30));
+    var lookups = new List<string>();
+    for (var d = 0; d < DelegatedRoles; d++)
+    {
+        var key = SigningKey.CreateEcdsaP256();
+        repo.Delegate("targets", new DelegationSpec($"team{d}", [key], 1, Paths: [$"team{d}/*"]));
+        for (var i = 0; i < Targets / DelegatedRoles; i++)
+            repo.AddTarget($"team{d}/{i}.bundle", BitConverter.GetBytes(d * 1000 + i), Cj.Obj(("release", Cj.Int(i))), role: $"team{d}");
+        lookups.Add($"team{d}/0.bundle");
+    }
+    repo.Publish();
+    return (repo, lookups.ToArray());
+}
+
+static string RuntimeInformationText() => System.Runtime.InteropServices.RuntimeInformation.FrameworkDescription;
+
+internal readonly record struct Stats(double Median, double P90)
+{
+    public override string ToString() => $"{Median:0.00} ms ({P90:0.00})";
+}
+
+/// <summary>Serves the repository's bytes from memory so the figures exclude the network.</summary>
+internal sealed class MemoryFetcher(IReadOnlyDictionary<string, byte[]> files) : ITufFetcher
+{
+    public async Task<long> FetchAsync(Uri uri, Stream destination, FetchLimits limits, long resumeFrom, CancellationToken cancellationToken)
+    {
+        var key = "metadata/" + uri.Segments[^1];
+        if (!files.TryGetValue(key, out var bytes))
+            throw new EdgeAgent.Trust.TufDownloadException(EdgeAgent.Trust.TufFailureKind.Download, uri, "not found", 404);
+        if (bytes.Length > limits.MaxLength)
+            throw new EdgeAgent.Trust.TufDownloadException(EdgeAgent.Trust.TufFailureKind.TooLarge, uri, "too large");
+        await destination.WriteAsync(bytes, cancellationToken);
+        return bytes.Length;
+    }
+}
