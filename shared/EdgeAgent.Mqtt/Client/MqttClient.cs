@@ -216,6 +216,13 @@ public sealed class MqttClient : IAsyncDisposable
                 throw new TimeoutException($"The broker at {_options.Endpoint} did not answer CONNECT within {_options.ConnectTimeout.TotalSeconds:0.#} s.");
             }
 
+            if (_options.Tls is not null && ex is IOException or MqttConnectionLostException)
+            {
+                // With TLS 1.3 the server checks our certificate after the client side of the
+                // handshake has finished, so a refusal shows up as a reset on the first write/read.
+                throw new MqttTlsException($"The broker at {_options.Endpoint} closed the TLS connection before CONNACK ({ex.Message}). If it requires a client certificate, check that one is configured and signed by the broker's CA.", ex);
+            }
+
             throw;
         }
 
