@@ -5,7 +5,7 @@ namespace EdgeAgent.Onnx;
 /// unchanged (<see cref="ErrorCode"/>, <see cref="OrtMessage"/>) and, in <see cref="Exception.Message"/>,
 /// what EdgeAgent was doing when it failed (e.g. "loading model '/var/lib/edgeagent/a/model.onnx'").
 /// </summary>
-public class OnnxRuntimeException : Exception
+public sealed class OnnxRuntimeException : Exception
 {
     public OnnxRuntimeException(OrtErrorCode errorCode, string ortMessage, string operation)
         : base($"{operation} failed: ONNX Runtime {Describe(errorCode)}: {ortMessage}")
