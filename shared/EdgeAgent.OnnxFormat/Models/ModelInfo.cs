@@ -97,6 +97,32 @@ public sealed record ModelInfo(
             graph.NodeCount, graph.Histogram, metadata);
     }
 
+    /// <summary>
+    /// Decodes the main graph's initializers (weights, scales, zero points) of a serialized model, in file order.
+    /// Nodes and subgraphs are not read. Throws <see cref="OnnxFormatException"/> for malformed input or
+    /// initializers this library cannot hold (external data, unsupported element types).
+    /// </summary>
+    public static IReadOnlyList<OnnxTensor> ReadInitializers(ReadOnlySpan<byte> model)
+    {
+        var result = new List<OnnxTensor>();
+        var r = new ProtoReader(model, "ModelProto");
+        while (r.TryReadTag(out int field, out WireType wt))
+        {
+            if (field != 7 || wt != WireType.LengthDelimited)
+            {
+                r.SkipField(wt);
+                continue;
+            }
+            var g = r.ReadMessage("GraphProto");
+            while (g.TryReadTag(out int gf, out WireType gwt))
+            {
+                if (gf == 5 && gwt == WireType.LengthDelimited) result.Add(TensorProtoCodec.Read(g.ReadMessage("TensorProto")));
+                else g.SkipField(gwt);
+            }
+        }
+        return result;
+    }
+
     private sealed class GraphSummary
     {
         public string Name = "";
