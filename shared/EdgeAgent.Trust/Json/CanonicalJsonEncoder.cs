@@ -74,13 +74,8 @@ public static class CanonicalJsonEncoder
 
     private static void WriteObject(IBufferWriter<byte> output, CjObject obj, bool escapeControl)
     {
-        // Sort by the UTF-8 bytes of the key: equals Python's code point order (UTF-16 ordinal
-        // order differs for characters above U+FFFF versus U+E000..U+FFFF).
-        var keys = new (byte[] Utf8, string Key)[obj.Count];
-        var i = 0;
-        foreach (var key in obj.Keys) keys[i++] = (ToUtf8(key), key);
-        Array.Sort(keys, static (a, b) => a.Utf8.AsSpan().SequenceCompareTo(b.Utf8));
-
+        var keys = obj.SortedKeys;
+        int i;
         WriteByte(output, (byte)'{');
         for (i = 0; i < keys.Length; i++)
         {
@@ -113,6 +108,17 @@ public static class CanonicalJsonEncoder
         }
         output.Write(utf8[start..]);
         WriteByte(output, (byte)'"');
+    }
+
+    internal static (byte[] Utf8, string Key)[] SortKeys(CjObject obj)
+    {
+        // Sort by the UTF-8 bytes of the key: equals Python's code point order (UTF-16 ordinal
+        // order differs for characters above U+FFFF versus U+E000..U+FFFF).
+        var keys = new (byte[] Utf8, string Key)[obj.Count];
+        var i = 0;
+        foreach (var key in obj.Keys) keys[i++] = (ToUtf8(key), key);
+        Array.Sort(keys, static (a, b) => a.Utf8.AsSpan().SequenceCompareTo(b.Utf8));
+        return keys;
     }
 
     private static byte[] ToUtf8(string s)

@@ -80,6 +80,11 @@ public sealed class CjObject : CjValue
 
     public static CjObject Empty { get; } = new(Array.Empty<KeyValuePair<string, CjValue>>());
 
+    private (byte[] Utf8, string Key)[]? _sortedKeys;
+
+    /// <summary>Keys with their UTF-8 bytes in canonical order, computed once (the object is immutable).</summary>
+    internal (byte[] Utf8, string Key)[] SortedKeys => _sortedKeys ??= CanonicalJsonEncoder.SortKeys(this);
+
     public int Count => _order.Count;
     public IEnumerable<string> Keys => _order;
     public IEnumerable<KeyValuePair<string, CjValue>> Members => _order.Select(k => new KeyValuePair<string, CjValue>(k, _members[k]));

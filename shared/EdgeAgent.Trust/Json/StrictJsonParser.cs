@@ -3,16 +3,16 @@ using System.Text.Json;
 namespace EdgeAgent.Trust.Json;
 
 /// <summary>
-/// Parses untrusted metadata bytes into <see cref="CjValue"/>. Refuses what canonical JSON cannot
-/// sign unambiguously: duplicate object keys (two parsers could pick different values, a classic
-/// signature-bypass trick), floats and exponents, integers beyond 64 bits, invalid UTF-8/UTF-16.
-/// Thread safe (stateless).
+/// Parses untrusted metadata bytes into <see cref="CjValue"/> in one pass over a
+/// <see cref="Utf8JsonReader"/>. Refuses what canonical JSON cannot sign unambiguously: duplicate
+/// object keys (two parsers could pick different values, a classic signature-bypass trick),
+/// floats and exponents, integers beyond 64 bits, invalid UTF-8/UTF-16, comments, trailing commas
+/// and trailing content. Thread safe (stateless).
 /// </summary>
 public static class StrictJsonParser
 {
-    private static readonly JsonDocumentOptions Options = new()
+    private static readonly JsonReaderOptions Options = new()
     {
-        AllowDuplicateProperties = false,
         AllowTrailingCommas = false,
         CommentHandling = JsonCommentHandling.Disallow,
         MaxDepth = 64,
@@ -25,12 +25,15 @@ public static class StrictJsonParser
     {
         try
         {
-            using var doc = JsonDocument.Parse(utf8, Options);
-            return Convert(doc.RootElement, what, "$");
+            var reader = new Utf8JsonReader(utf8.Span, Options);
+            if (!reader.Read()) throw new TufException(TufFailureKind.Malformed, $"{what} is empty.");
+            var value = ReadValue(ref reader, what, "$");
+            if (reader.Read()) throw new TufException(TufFailureKind.Malformed, $"{what} has content after the JSON document.");
+            return value;
         }
         catch (JsonException e)
         {
-            throw new TufException(TufFailureKind.Malformed, $"{what} is not valid JSON for TUF (duplicate keys are refused): {e.Message}", e);
+            throw new TufException(TufFailureKind.Malformed, $"{what} is not valid JSON: {e.Message}", e);
         }
         catch (InvalidOperationException e)
         {
@@ -38,37 +41,43 @@ public static class StrictJsonParser
         }
     }
 
-    private static CjValue Convert(JsonElement e, string what, string path)
+    private static CjValue ReadValue(ref Utf8JsonReader reader, string what, string path)
     {
-        switch (e.ValueKind)
+        switch (reader.TokenType)
         {
-            case JsonValueKind.Object:
+            case JsonTokenType.StartObject:
                 var members = new List<KeyValuePair<string, CjValue>>();
-                foreach (var p in e.EnumerateObject())
-                    members.Add(new(p.Name, Convert(p.Value, what, path + "." + p.Name)));
+                var seen = new HashSet<string>(StringComparer.Ordinal);
+                while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
+                {
+                    var name = reader.GetString()!;
+                    if (!seen.Add(name))
+                        throw new TufException(TufFailureKind.Malformed, $"{what} has a duplicate key '{name}' in {path}; duplicate keys are refused.");
+                    reader.Read();
+                    members.Add(new(name, ReadValue(ref reader, what, path + "." + name)));
+                }
                 return new CjObject(members);
-            case JsonValueKind.Array:
+            case JsonTokenType.StartArray:
                 var items = new List<CjValue>();
-                var i = 0;
-                foreach (var item in e.EnumerateArray()) items.Add(Convert(item, what, $"{path}[{i++}]"));
+                while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+                    items.Add(ReadValue(ref reader, what, $"{path}[{items.Count}]"));
                 return new CjArray(items);
-            case JsonValueKind.String:
-                return new CjString(e.GetString()!);
-            case JsonValueKind.Number:
-                var raw = e.GetRawText();
-                if (raw.AsSpan().IndexOfAny('.', 'e', 'E') >= 0)
-                    throw new TufException(TufFailureKind.Malformed, $"{what} has a floating point number at {path} ({raw}); canonical JSON allows integers only.");
-                if (!e.TryGetInt64(out var n))
+            case JsonTokenType.String:
+                return new CjString(reader.GetString()!);
+            case JsonTokenType.Number:
+                if (reader.ValueSpan.IndexOfAny((byte)'.', (byte)'e', (byte)'E') >= 0)
+                    throw new TufException(TufFailureKind.Malformed, $"{what} has a floating point number at {path}; canonical JSON allows integers only.");
+                if (!reader.TryGetInt64(out var n))
                     throw new TufException(TufFailureKind.Malformed, $"{what} has an integer out of 64-bit range at {path}.");
                 return new CjInteger(n);
-            case JsonValueKind.True:
+            case JsonTokenType.True:
                 return CjBool.True;
-            case JsonValueKind.False:
+            case JsonTokenType.False:
                 return CjBool.False;
-            case JsonValueKind.Null:
+            case JsonTokenType.Null:
                 return CjNull.Instance;
             default:
-                throw new TufException(TufFailureKind.Malformed, $"{what} has an unsupported JSON value at {path}.");
+                throw new TufException(TufFailureKind.Malformed, $"{what} has an unexpected {reader.TokenType} at {path}.");
         }
     }
 }
