@@ -1,3 +1,6 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
 using EdgeAgent.OnnxFormat.Protobuf;
 
 namespace EdgeAgent.OnnxFormat;
@@ -41,6 +44,101 @@ public sealed record ModelInfo(
 
     /// <summary>Looks up a <c>metadata_props</c> value.</summary>
     public string? GetMetadata(string key) => MetadataProps.FirstOrDefault(p => p.Key == key).Value;
+
+    /// <summary>Human-readable multi-line summary (what <c>edgeagent inspect</c> prints without <c>--json</c>).</summary>
+    public string Format()
+    {
+        var sb = new StringBuilder();
+        var c = CultureInfo.InvariantCulture;
+        sb.Append(c, $"producer:      {(ProducerName.Length > 0 ? ProducerName : "(none)")}{(ProducerVersion.Length > 0 ? " " + ProducerVersion : "")}\n");
+        sb.Append(c, $"ir_version:    {IrVersion}\n");
+        sb.Append(c, $"opsets:        {string.Join(", ", OpsetImports)}\n");
+        if (Domain.Length > 0) sb.Append(c, $"domain:        {Domain}\n");
+        sb.Append(c, $"model_version: {ModelVersion}\n");
+        sb.Append(c, $"graph:         {GraphName}\n");
+        if (DocString.Length > 0) sb.Append(c, $"doc:           {DocString}\n");
+        sb.Append("inputs:\n");
+        foreach (var i in Inputs) sb.Append(c, $"  {i}\n");
+        sb.Append("outputs:\n");
+        foreach (var o in Outputs) sb.Append(c, $"  {o}\n");
+        sb.Append(c, $"initializers:  {InitializerCount} ({InitializerBytes:N0} bytes{(ExternalInitializerCount > 0 ? $", {ExternalInitializerCount} external" : "")})\n");
+        sb.Append(c, $"nodes:         {NodeCount}\n");
+        foreach (var (op, n) in OpTypeHistogram.OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key, StringComparer.Ordinal))
+            sb.Append(c, $"  {op,-32} {n,5}\n");
+        if (MetadataProps.Count > 0)
+        {
+            sb.Append("metadata:\n");
+            foreach (var (k, v) in MetadataProps) sb.Append(c, $"  {k} = {v}\n");
+        }
+        return sb.ToString();
+    }
+
+    /// <summary>
+    /// Writes the summary as one JSON object (for <c>--json</c>), without reflection: field names are snake_case;
+    /// shapes are arrays of numbers (fixed), strings (symbolic) and null (unknown); an unknown rank is null.
+    /// </summary>
+    public void WriteJson(Utf8JsonWriter w)
+    {
+        w.WriteStartObject();
+        w.WriteNumber("ir_version", IrVersion);
+        w.WriteStartArray("opset_imports");
+        foreach (var o in OpsetImports)
+        {
+            w.WriteStartObject();
+            w.WriteString("domain", o.Domain);
+            w.WriteNumber("version", o.Version);
+            w.WriteEndObject();
+        }
+        w.WriteEndArray();
+        w.WriteString("producer_name", ProducerName);
+        w.WriteString("producer_version", ProducerVersion);
+        w.WriteString("domain", Domain);
+        w.WriteNumber("model_version", ModelVersion);
+        w.WriteString("doc_string", DocString);
+        w.WriteString("graph_name", GraphName);
+        WriteValues("inputs", Inputs);
+        WriteValues("outputs", Outputs);
+        w.WriteNumber("initializer_count", InitializerCount);
+        w.WriteNumber("initializer_bytes", InitializerBytes);
+        w.WriteNumber("external_initializer_count", ExternalInitializerCount);
+        w.WriteNumber("node_count", NodeCount);
+        w.WriteStartObject("op_types");
+        foreach (var (op, n) in OpTypeHistogram) w.WriteNumber(op, n);
+        w.WriteEndObject();
+        w.WriteStartObject("metadata_props");
+        foreach (var (k, v) in MetadataProps) w.WriteString(k, v);
+        w.WriteEndObject();
+        w.WriteEndObject();
+
+        void WriteValues(string name, IReadOnlyList<OnnxValueInfo> values)
+        {
+            w.WriteStartArray(name);
+            foreach (var v in values)
+            {
+                w.WriteStartObject();
+                w.WriteString("name", v.Name);
+                w.WriteString("kind", v.Kind.ToString().ToLowerInvariant());
+                w.WriteString("element_type", ElementTypes.Name(v.ElementType));
+                if (v.Shape is null)
+                {
+                    w.WriteNull("shape");
+                }
+                else
+                {
+                    w.WriteStartArray("shape");
+                    foreach (var d in v.Shape)
+                    {
+                        if (d.Value is long value) w.WriteNumberValue(value);
+                        else if (d.Param is string param) w.WriteStringValue(param);
+                        else w.WriteNullValue();
+                    }
+                    w.WriteEndArray();
+                }
+                w.WriteEndObject();
+            }
+            w.WriteEndArray();
+        }
+    }
 
     /// <summary>Reads a model file.</summary>
     public static ModelInfo ParseFile(string path)

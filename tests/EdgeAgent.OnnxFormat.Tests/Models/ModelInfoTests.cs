@@ -184,4 +184,42 @@ public sealed class ModelInfoTests
         b.AddInput("x", OnnxElementType.Float, [1]);
         Assert.Throws<ArgumentException>(() => b.AddInitializer(OnnxTensor.Create("x", [1], new float[1])));
     }
+
+    [Fact]
+    public void Summary_text_lists_contract_ops_and_metadata()
+    {
+        var info = ModelInfo.Parse(QdqCnn1d.Generate().OnnxBytes);
+        string text = info.Format();
+        Assert.Contains("producer:      edgeagent-modelgen 1", text);
+        Assert.Contains("opsets:        ai.onnx v13", text);
+        Assert.Contains("  window: float32[1,3,128]", text);
+        Assert.Contains("  probabilities: float32[1,4]", text);
+        Assert.Contains("DequantizeLinear", text);
+        Assert.Contains("  labels = idle,walk,run,vibration_fault", text);
+    }
+
+    [Fact]
+    public void Summary_json_is_valid_and_keeps_symbolic_and_unknown_dims()
+    {
+        var b = new OnnxModelBuilder();
+        b.AddOpset("", 13);
+        b.AddInput("x", OnnxElementType.Int8, ["batch", 3, OnnxDim.Unknown]);
+        b.AddOutput("y", OnnxElementType.Int8, null);
+        b.AddNode("Identity", ["x"], ["y"]);
+        b.AddMetadata("k", "v\"q");
+        var info = ModelInfo.Parse(b.Build());
+        using var stream = new MemoryStream();
+        using (var w = new System.Text.Json.Utf8JsonWriter(stream)) info.WriteJson(w);
+        using var doc = System.Text.Json.JsonDocument.Parse(stream.ToArray());
+        var root = doc.RootElement;
+        Assert.Equal(8, root.GetProperty("ir_version").GetInt64());
+        var shape = root.GetProperty("inputs")[0].GetProperty("shape");
+        Assert.Equal("batch", shape[0].GetString());
+        Assert.Equal(3, shape[1].GetInt32());
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, shape[2].ValueKind);
+        Assert.Equal("int8", root.GetProperty("inputs")[0].GetProperty("element_type").GetString());
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, root.GetProperty("outputs")[0].GetProperty("shape").ValueKind);
+        Assert.Equal(1, root.GetProperty("op_types").GetProperty("Identity").GetInt32());
+        Assert.Equal("v\"q", root.GetProperty("metadata_props").GetProperty("k").GetString());
+    }
 }
