@@ -5,11 +5,26 @@ namespace EdgeAgent.Outbox.Budget;
 /// <summary>
 /// Splits the byte budget (database pages + WAL) into a hard database cap, enforced by SQLite with
 /// <c>PRAGMA max_page_count</c> (so an overrun is a real SQLITE_FULL, never a silent overshoot), and
-/// a WAL allowance, enforced by checkpointing with TRUNCATE once the WAL passes half of it.
+/// a WAL allowance, enforced by checkpointing with TRUNCATE once the WAL passes half of it, and a
+/// ballast file (<c>outbox.db.reserve</c>) that is deleted when the file system itself is full so
+/// the checkpoint and the deletes that make room have disk blocks to work with.
 /// </summary>
-internal sealed record DiskBudget(long TotalBytes, long DatabaseBytes, long WalBytes, int PageSize)
+internal sealed record DiskBudget(long TotalBytes, long DatabaseBytes, long WalBytes, long BallastBytes, int PageSize)
 {
+    /// <summary>Hard page limit of the database file (the whole database allowance).</summary>
     public long MaxPageCount => DatabaseBytes / PageSize;
+
+    /// <summary>
+    /// Pages kept back from ordinary appends so that tombstones can still be written when the
+    /// budget is full of events that are never dropped.
+    /// </summary>
+    public long ReservePages => Math.Max(4, Math.Min(16, MaxPageCount / 32));
+
+    /// <summary><c>max_page_count</c> for ordinary transactions.</summary>
+    public long DataPageLimit => MaxPageCount - ReservePages;
+
+    /// <summary>Bytes ordinary appends may use; the drop watermarks are fractions of this.</summary>
+    public long DataBytes => DataPageLimit * PageSize;
 
     /// <summary>WAL size at which the writer checkpoints with TRUNCATE after a commit.</summary>
     public long WalCheckpointBytes => WalBytes / 2;
@@ -26,8 +41,9 @@ internal sealed record DiskBudget(long TotalBytes, long DatabaseBytes, long WalB
                 $"outbox budget {totalBytes} bytes is below the minimum {OutboxOptions.MinimumBudgetBytes} bytes; raise Outbox:BudgetBytes " +
                 "(or free disk space: the default budget is 10 % of the free space)");
         var wal = Math.Clamp(totalBytes / 8, 128 * 1024, 16L * 1024 * 1024);
-        var db = (totalBytes - wal) / pageSize * pageSize;
-        return new DiskBudget(totalBytes, db, totalBytes - db, pageSize);
+        var ballast = Math.Clamp(wal / 4, 64 * 1024, 2L * 1024 * 1024);
+        var db = (totalBytes - wal - ballast) / pageSize * pageSize;
+        return new DiskBudget(totalBytes, db, totalBytes - db - ballast, ballast, pageSize);
     }
 
     /// <summary>min(256 MB, 10 % of free space of the file system holding <paramref name="databasePath"/>), at least the minimum.</summary>

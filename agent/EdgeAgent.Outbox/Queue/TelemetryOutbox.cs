@@ -48,6 +48,10 @@ public sealed class TelemetryOutbox : IAsyncDisposable
     private readonly SqliteCommand _insert;
     private readonly SqliteCommand _delete;
     private readonly int _maxGroupBytes;
+    private readonly List<PendingDrop> _pendingDrops = [];
+    private long _dataCapBytes;     // lowered below the budget while the file system itself is full
+    private long _dataCapResetAt;   // timestamp after which a lowered cap is tried at full size again
+    private readonly string _ballastPath;
     private TaskCompletionSource _dataSignal = NewSignal();
     private long _seq;
     private long _appended, _dropped, _tombstones, _merged, _fullErrors, _rejected;
@@ -69,6 +73,9 @@ public sealed class TelemetryOutbox : IAsyncDisposable
         BootId = bootIds[boot];
         OpenReport = report;
         _maxGroupBytes = Math.Max(4096, Math.Min(options.MaxGroupBytes, budget.MaxGroupBytes));
+        _dataCapBytes = budget.DataBytes;
+        _ballastPath = _path + ".reserve";
+        EnsureBallast();
 
         _insert = writer.CreateCommand();
         _insert.CommandText = """
@@ -154,16 +161,22 @@ public sealed class TelemetryOutbox : IAsyncDisposable
         {
             try
             {
-                writer = OutboxSchema.Open(path, SqliteOpenMode.ReadWriteCreate);
-                OutboxSchema.ConfigureWriter(writer, o.Durability == OutboxDurability.Full, 1, 0);
-                if (existed && o.StartupCheck != StartupCheck.None)
+                // Judge an existing file before a writer touches it: closing the last writer on a
+                // damaged file would checkpoint its WAL into it and delete the WAL, destroying
+                // evidence that quarantine is meant to keep.
+                if (existed) reason = OutboxSchema.HeaderProblem(path);
+                if (reason is null && existed && o.StartupCheck != StartupCheck.None)
                 {
-                    var problems = OutboxSchema.Check(writer, o.StartupCheck == StartupCheck.Full, 5);
+                    using var probe = OutboxSchema.Open(path, SqliteOpenMode.ReadOnly);
+                    OutboxSchema.ConfigureReader(probe);
+                    var problems = OutboxSchema.Check(probe, o.StartupCheck == StartupCheck.Full, 5);
                     if (problems.Count > 0) reason = $"{(o.StartupCheck == StartupCheck.Full ? "integrity_check" : "quick_check")}: {string.Join("; ", problems)}";
                 }
                 if (reason is null)
                 {
+                    writer = OutboxSchema.Open(path, SqliteOpenMode.ReadWriteCreate);
                     if (!existed) OutboxSchema.Exec(writer, "PRAGMA auto_vacuum=INCREMENTAL;");
+                    OutboxSchema.ConfigureWriter(writer, o.Durability == OutboxDurability.Full, 1, 0);
                     OutboxSchema.Ensure(writer, path);
                 }
             }
@@ -179,8 +192,8 @@ public sealed class TelemetryOutbox : IAsyncDisposable
                 quarantinedTo = DatabaseQuarantine.Quarantine(path, time.GetUtcNow());
                 logger.LogError("Outbox database {Path} is corrupt ({Reason}); moved to {QuarantinedTo} and starting a new one", path, reason, quarantinedTo);
                 writer = OutboxSchema.Open(path, SqliteOpenMode.ReadWriteCreate);
-                OutboxSchema.ConfigureWriter(writer, o.Durability == OutboxDurability.Full, 1, 0);
                 OutboxSchema.Exec(writer, "PRAGMA auto_vacuum=INCREMENTAL;");
+                OutboxSchema.ConfigureWriter(writer, o.Durability == OutboxDurability.Full, 1, 0);
                 OutboxSchema.Ensure(writer, path);
             }
 
@@ -189,7 +202,7 @@ public sealed class TelemetryOutbox : IAsyncDisposable
             budget = DiskBudget.Create(budget.TotalBytes, pageSize);
             OutboxSchema.ConfigureWriter(writer, o.Durability == OutboxDurability.Full,
                 Math.Max(16, budget.WalCheckpointBytes / pageSize / 2), budget.WalCheckpointBytes);
-            OutboxSchema.Exec(writer, $"PRAGMA max_page_count={budget.MaxPageCount};");
+            OutboxSchema.Exec(writer, $"PRAGMA max_page_count={budget.DataPageLimit};");
 
             var bootBytes = RandomNumberGenerator.GetBytes(16);
             var bootId = TelemetryWire.FormatBootId(bootBytes);
@@ -506,6 +519,7 @@ public sealed class TelemetryOutbox : IAsyncDisposable
         var receipts = new (long Seq, bool Stored)[group.Count];
         var seqBefore = _seq;
         var committed = false;
+        var memoryOnly = false;
         Exception? failure = null;
         for (var attempt = 0; attempt < 3 && !committed; attempt++)
         {
@@ -532,19 +546,61 @@ public sealed class TelemetryOutbox : IAsyncDisposable
         if (!committed && failure is SqliteException full && OutboxSchema.IsFull(full))
         {
             // Still full after dropping what may be dropped: store nothing new, record droppable
-            // events as dropped (their seqs go into a tombstone), refuse drift/update events.
+            // events as dropped (their seqs go into a tombstone, written with the reserve pages),
+            // refuse drift/update events.
             try
             {
+                OutboxSchema.Exec(_writer, $"PRAGMA max_page_count={_budget.MaxPageCount};");
                 CommitGroup(group, receipts, storeOnlyUndroppable: true);
                 committed = true;
+            }
+            catch (SqliteException ex) when (OutboxSchema.IsFull(ex))
+            {
+                // Not even a tombstone fits (a full file system): keep the drop in memory and
+                // write its tombstone with the next commit that succeeds.
+                _seq = seqBefore;
+                for (var i = 0; i < group.Count; i++)
+                {
+                    var w = group[i];
+                    if (w.Kind != WorkKind.Append) continue;
+                    if (TelemetryStreams.IsDroppable(w.Stream))
+                    {
+                        var seq = ++_seq;
+                        receipts[i] = (seq, false);
+                        _pendingDrops.Add(new PendingDrop(w.Stream, _boot, seq, seq, 1));
+                        Interlocked.Increment(ref _dropped);
+                    }
+                    else
+                    {
+                        receipts[i] = (0, false);
+                    }
+                }
+                memoryOnly = true;
+                failure = ex;
             }
             catch (SqliteException ex)
             {
                 _seq = seqBefore;
                 failure = ex;
             }
+            finally
+            {
+                TrySetPageLimit(_budget.DataPageLimit);
+            }
         }
-        if (committed)
+        if (memoryOnly)
+        {
+            // Appends are settled (dropped with a pending tombstone, or refused); acks and
+            // flushes did not commit: fail them so the drainer retries.
+            var ackFailure = new OutboxStorageException($"outbox could not commit to '{_path}': the file system is full", failure);
+            foreach (var w in group)
+            {
+                if (w.Kind != WorkKind.Append) w.Done!.TrySetException(ackFailure);
+            }
+            Complete(group.Where(w => w.Kind == WorkKind.Append).ToList(),
+                group.Select((w, i) => (w, i)).Where(x => x.w.Kind == WorkKind.Append).Select(x => receipts[x.i]).ToArray());
+        }
+        else if (committed)
         {
             try
             {
@@ -578,7 +634,8 @@ public sealed class TelemetryOutbox : IAsyncDisposable
                 _delete.ExecuteNonQuery();
             }
         }
-        var droppedNow = new List<PendingDrop>();
+        var droppedNow = new List<PendingDrop>(_pendingDrops);
+        var droppedBefore = _pendingDrops.Count;
         for (var i = 0; i < group.Count; i++)
         {
             var w = group[i];
@@ -601,9 +658,10 @@ public sealed class TelemetryOutbox : IAsyncDisposable
             receipts[i] = (s, true);
         }
         foreach (var tomb in Coalesce(droppedNow))
-            InsertTombstone(tx, tomb, "budget exhausted by events that are never dropped; event was not stored");
+            InsertTombstone(tx, tomb, "outbox full (budget exhausted by events that are never dropped, or file system full); event was not stored");
         tx.Commit();
-        Interlocked.Add(ref _dropped, droppedNow.Count);
+        _pendingDrops.Clear();
+        Interlocked.Add(ref _dropped, droppedNow.Count - droppedBefore);
     }
 
     private long InsertRow(SqliteTransaction tx, TelemetryStream stream, TelemetryEventKind kind, PayloadFormat fmt, byte prio, long tsMs, string? key, byte[] payload)
@@ -711,19 +769,66 @@ public sealed class TelemetryOutbox : IAsyncDisposable
     private long UsedDatabaseBytes() =>
         (OutboxSchema.ScalarLong(_writer, "PRAGMA page_count;") - OutboxSchema.ScalarLong(_writer, "PRAGMA freelist_count;")) * _budget.PageSize;
 
+    private void TrySetPageLimit(long pages)
+    {
+        try
+        {
+            OutboxSchema.Exec(_writer, $"PRAGMA max_page_count={pages};");
+        }
+        catch (SqliteException ex)
+        {
+            _logger.LogWarning("Outbox could not set max_page_count: {Message}", ex.Message);
+        }
+    }
+
     /// <summary>After a commit: drop/merge when over the high watermark; keep the WAL within its allowance.</summary>
     private void EnforceBudget()
     {
-        if (UsedDatabaseBytes() > _budget.DatabaseBytes * _options.DropHighWatermark)
-            MakeRoom((long)(_budget.DatabaseBytes * _options.DropLowWatermark));
+        if (_dataCapBytes < _budget.DataBytes && _time.GetTimestamp() >= _dataCapResetAt)
+        {
+            _dataCapBytes = _budget.DataBytes; // maybe the file system has room again; SQLITE_FULL will tell
+            _logger.LogInformation("Outbox tries its full budget again ({Budget} bytes)", _budget.TotalBytes);
+        }
+        if (UsedDatabaseBytes() > _dataCapBytes * _options.DropHighWatermark)
+            MakeRoom((long)(_dataCapBytes * _options.DropLowWatermark));
         if (FileLength(_path + "-wal") > _budget.WalCheckpointBytes)
             OutboxSchema.Exec(_writer, "PRAGMA wal_checkpoint(TRUNCATE);");
+        EnsureBallast();
+    }
+
+    /// <summary>Creates the reserve file if it is missing and the file system has room for it.</summary>
+    private void EnsureBallast()
+    {
+        if (File.Exists(_ballastPath)) return;
+        try
+        {
+            using var fs = new FileStream(_ballastPath + ".tmp", FileMode.Create, FileAccess.Write, FileShare.None);
+            var zeros = new byte[64 * 1024]; // real blocks, not a sparse file
+            for (long written = 0; written < _budget.BallastBytes; written += zeros.Length)
+                fs.Write(zeros, 0, (int)Math.Min(zeros.Length, _budget.BallastBytes - written));
+            fs.Flush(flushToDisk: true);
+            fs.Close();
+            File.Move(_ballastPath + ".tmp", _ballastPath);
+        }
+        catch (IOException)
+        {
+            // No room yet (the file system is still full); try again after the next commit.
+            try { File.Delete(_ballastPath + ".tmp"); } catch (IOException) { }
+        }
     }
 
     private bool TryMakeRoomAfterFull(List<WorkItem> group)
     {
-        // A real full file system: let the next transactions reuse the existing WAL file from its
-        // start (RESTART keeps the file, so no new disk blocks are needed) before deleting rows.
+        var fileSystemFull = UsedDatabaseBytes() < _budget.DataBytes - (4L * _budget.PageSize);
+        if (fileSystemFull && File.Exists(_ballastPath))
+        {
+            // The checkpoint may have to grow the database file and the deletes need WAL space:
+            // give the file system back the blocks we set aside for exactly this moment.
+            File.Delete(_ballastPath);
+            _logger.LogWarning("File system of {Path} is full: released the outbox reserve file", _path);
+        }
+        // Let the next transactions reuse the existing WAL file from its start (RESTART keeps the
+        // file, so no new disk blocks are needed) before deleting rows.
         try
         {
             OutboxSchema.Exec(_writer, "PRAGMA wal_checkpoint(RESTART);");
@@ -732,11 +837,28 @@ public sealed class TelemetryOutbox : IAsyncDisposable
         {
             _logger.LogWarning("Outbox checkpoint after SQLITE_FULL failed: {Message}", ex.Message);
         }
+        var used = UsedDatabaseBytes();
+        if (fileSystemFull)
+        {
+            // SQLITE_FULL below our own page limit: the file system itself is full. Shrink the
+            // effective budget to what fits, for a while, so that dropping starts here.
+            _dataCapBytes = Math.Min(_dataCapBytes, used);
+            _dataCapResetAt = _time.GetTimestamp() + (long)(600 * _time.TimestampFrequency);
+            _logger.LogWarning("File system of {Path} is full: outbox budget lowered to {Bytes} bytes for 10 minutes", _path, _dataCapBytes);
+        }
         var groupBytes = group.Sum(w => (long)(w.Payload?.Length ?? 0)) * 2;
-        var target = Math.Min((long)(_budget.DatabaseBytes * _options.DropLowWatermark), _budget.DatabaseBytes - groupBytes);
+        var target = Math.Min((long)(_dataCapBytes * _options.DropLowWatermark), _dataCapBytes - groupBytes);
         try
         {
-            return MakeRoom(target);
+            var freed = MakeRoom(target);
+            if (freed && fileSystemFull)
+            {
+                // Hand freed pages back to the file system (auto_vacuum=INCREMENTAL), so the
+                // reserve file can be re-created and other programs get their space back.
+                OutboxSchema.Exec(_writer, "PRAGMA incremental_vacuum;");
+                OutboxSchema.Exec(_writer, "PRAGMA wal_checkpoint(TRUNCATE);");
+            }
+            return freed;
         }
         catch (SqliteException ex)
         {
@@ -890,7 +1012,7 @@ public sealed class TelemetryOutbox : IAsyncDisposable
     private void ShrinkIfOverBudget()
     {
         if (FileLength(_path) <= _budget.DatabaseBytes) return;
-        MakeRoom((long)(_budget.DatabaseBytes * _options.DropLowWatermark));
+        MakeRoom((long)(_budget.DataBytes * _options.DropLowWatermark));
         OutboxSchema.Exec(_writer, "PRAGMA incremental_vacuum;");
         OutboxSchema.Exec(_writer, "PRAGMA wal_checkpoint(TRUNCATE);");
         if (FileLength(_path) > _budget.DatabaseBytes)

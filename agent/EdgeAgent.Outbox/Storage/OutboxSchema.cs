@@ -114,6 +114,22 @@ internal static class OutboxSchema
         return problems;
     }
 
+    /// <summary>
+    /// Checks the 16-byte magic string of the database header ("SQLite format 3\0", SQLite file
+    /// format §1.3) without SQLite. Returns a problem description, or null when it looks right or
+    /// the file is empty (SQLite treats an empty file as a new database).
+    /// </summary>
+    public static string? HeaderProblem(string path)
+    {
+        Span<byte> header = stackalloc byte[16];
+        using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        var read = fs.ReadAtLeast(header, 16, throwOnEndOfStream: false);
+        if (read == 0) return null;
+        if (read < 16 || !header.SequenceEqual("SQLite format 3\0"u8))
+            return "file header is not an SQLite 3 database header (SQLITE_NOTADB, error 26)";
+        return null;
+    }
+
     /// <summary>SQLITE_CORRUPT (11) or SQLITE_NOTADB (26): the file is damaged, not merely unreachable.</summary>
     public static bool IsCorruption(SqliteException ex) => (ex.SqliteErrorCode & 0xFF) is 11 or 26;
 
