@@ -468,8 +468,8 @@ public sealed class TelemetryOutbox : IAsyncDisposable
             Interlocked.Read(ref _merged), Interlocked.Read(ref _fullErrors), Interlocked.Read(ref _rejected));
     }
 
-    /// <summary>Bytes the outbox occupies on disk now: database file + WAL file.</summary>
-    public long DiskBytes => FileLength(_path) + FileLength(_path + "-wal");
+    /// <summary>Bytes the outbox occupies on disk now: database file + WAL file + reserve file; never more than <see cref="BudgetBytes"/>.</summary>
+    public long DiskBytes => FileLength(_path) + FileLength(_path + "-wal") + FileLength(_ballastPath);
 
     private static long FileLength(string path)
     {

@@ -95,7 +95,7 @@ public sealed class DiskBudgetTests
 
         // Delivering (acknowledging) drift frees space; the outbox carries on.
         var transport = new FaultInjectingTransport();
-        var drainer = new Drain.OutboxDrainer(outbox, transport, new Drain.DrainerOptions { DeviceId = "dev-1" });
+        var drainer = new EdgeAgent.Outbox.Drain.OutboxDrainer(outbox, transport, new EdgeAgent.Outbox.Drain.DrainerOptions { DeviceId = "dev-1" });
         using var cts = new CancellationTokenSource();
         var run = drainer.RunAsync(cts.Token);
         await Wait.UntilAsync(() => outbox.GetStatistics().PendingEvents[TelemetryStream.Drift] == 0, "drift drained");
