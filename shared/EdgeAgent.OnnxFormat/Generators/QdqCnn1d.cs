@@ -35,6 +35,9 @@ public sealed record QdqCnn1dOptions
 
     /// <summary>Also declare every QuantizeLinear output (int8) as a graph output, for step-by-step checks.</summary>
     public bool ExposeQuantizedActivations { get; init; }
+
+    /// <summary>Emit the float model instead (same dequantized weights and biases, no Q/DQ): the baseline for INT8.</summary>
+    public bool FloatBaseline { get; init; }
 }
 
 /// <summary>
@@ -134,13 +137,13 @@ public static class QdqCnn1d
         }
 
         var quant = new CnnQuantization(inputQ, convActs, poolQ);
-        var reference = new CnnReference(options, convs, fc, quant);
+        var reference = new CnnReference(options, convs, fc, quant) { QuantizeActivations = !options.FloatBaseline };
         byte[] bytes = BuildGraph(options, convs, fc, quant);
         // Measured against ORT 1.30 (x64: both convolutions run as QLinearConv) over 3000 seeded windows: max |Δp|
         // 0.0074, mean 1.3e-6, argmax agreement 100 %; int8 activations differ by one step in 16 of 12 million values
         // (requantization ties). A one-step flip of a pooled feature moves a probability by up to ~0.01-0.04, hence 0.02.
         return new GeneratedModel(bytes, InputName, [1, channels, options.WindowLength], OutputName, [1, classes],
-            options.Labels.ToArray(), reference, ProbabilityTolerance: 0.02f, MinArgMaxAgreement: 0.98);
+            options.Labels.ToArray(), reference, ProbabilityTolerance: options.FloatBaseline ? QdqMlp.FloatTolerance : 0.02f, MinArgMaxAgreement: 0.98);
     }
 
     /// <summary>Number of regimes <see cref="SyntheticWindow(SeededRandom, QdqCnn1dOptions)"/> draws from (idle, walk, run, vibration).</summary>
@@ -200,7 +203,7 @@ public static class QdqCnn1d
             GraphName = "qdq_cnn1d",
             ProducerVersion = QdqMlp.GeneratorVersion,
             ModelVersion = o.ModelVersion,
-            DocString = $"INT8 QDQ S8S8 1-D CNN over {o.ChannelNames.Count}x{o.WindowLength} sensor windows with softmax over " +
+            DocString = $"{(o.FloatBaseline ? "Float baseline of the INT8 QDQ S8S8" : "INT8 QDQ S8S8")} 1-D CNN over {o.ChannelNames.Count}x{o.WindowLength} sensor windows with softmax over " +
                         $"{string.Join('/', o.Labels)}; seeded random weights (seed {o.Seed}), not trained.",
         };
         b.AddOpset("", 13);
@@ -209,40 +212,56 @@ public static class QdqCnn1d
         b.AddInput(InputName, OnnxElementType.Float, [batch, channels, o.WindowLength]);
         b.AddOutput(OutputName, OnnxElementType.Float, [batch, fc.Out]);
 
-        string current = QdqMlp.AddQdq(b, InputName, "input", q.Input);
-        if (o.ExposeQuantizedActivations) b.AddOutput("input_q", OnnxElementType.Int8, [batch, channels, o.WindowLength]);
+        bool quantized = !o.FloatBaseline;
+        string current = quantized ? QdqMlp.AddQdq(b, InputName, "input", q.Input) : InputName;
+        if (quantized && o.ExposeQuantizedActivations) b.AddOutput("input_q", OnnxElementType.Int8, [batch, channels, o.WindowLength]);
         int length = o.WindowLength;
         for (int l = 0; l < convs.Length; l++)
         {
             var c = convs[l];
             string p = $"conv{l}";
             length = c.OutputLength(length);
-            b.AddInitializer(OnnxTensor.Create($"{p}.weight_q", [c.Out, c.In, c.Kernel], c.WeightsQ));
-            b.AddInitializer(OnnxTensor.Create($"{p}.weight_scale", [c.Out], c.WeightScales));
-            b.AddInitializer(OnnxTensor.Create($"{p}.weight_zero_point", [c.Out], new sbyte[c.Out]));
-            b.AddInitializer(OnnxTensor.Create($"{p}.bias_q", [c.Out], c.BiasQ!));
-            b.AddInitializer(OnnxTensor.Create($"{p}.bias_scale", [c.Out], c.BiasScales!));
-            b.AddInitializer(OnnxTensor.Create($"{p}.bias_zero_point", [c.Out], new int[c.Out]));
-            // DequantizeLinear's axis defaults to 1; per-output-channel parameters are on axis 0.
-            b.AddNode("DequantizeLinear", [$"{p}.weight_q", $"{p}.weight_scale", $"{p}.weight_zero_point"], [$"{p}.weight"], $"{p}.weight_dq").WithInt("axis", 0);
-            b.AddNode("DequantizeLinear", [$"{p}.bias_q", $"{p}.bias_scale", $"{p}.bias_zero_point"], [$"{p}.bias"], $"{p}.bias_dq").WithInt("axis", 0);
+            if (quantized)
+            {
+                b.AddInitializer(OnnxTensor.Create($"{p}.weight_q", [c.Out, c.In, c.Kernel], c.WeightsQ));
+                b.AddInitializer(OnnxTensor.Create($"{p}.weight_scale", [c.Out], c.WeightScales));
+                b.AddInitializer(OnnxTensor.Create($"{p}.weight_zero_point", [c.Out], new sbyte[c.Out]));
+                b.AddInitializer(OnnxTensor.Create($"{p}.bias_q", [c.Out], c.BiasQ!));
+                b.AddInitializer(OnnxTensor.Create($"{p}.bias_scale", [c.Out], c.BiasScales!));
+                b.AddInitializer(OnnxTensor.Create($"{p}.bias_zero_point", [c.Out], new int[c.Out]));
+                // DequantizeLinear's axis defaults to 1; per-output-channel parameters are on axis 0.
+                b.AddNode("DequantizeLinear", [$"{p}.weight_q", $"{p}.weight_scale", $"{p}.weight_zero_point"], [$"{p}.weight"], $"{p}.weight_dq").WithInt("axis", 0);
+                b.AddNode("DequantizeLinear", [$"{p}.bias_q", $"{p}.bias_scale", $"{p}.bias_zero_point"], [$"{p}.bias"], $"{p}.bias_dq").WithInt("axis", 0);
+            }
+            else
+            {
+                b.AddInitializer(OnnxTensor.Create($"{p}.weight", [c.Out, c.In, c.Kernel], c.DequantizedWeights()));
+                b.AddInitializer(OnnxTensor.Create($"{p}.bias", [c.Out], c.DequantizedBias()));
+            }
             b.AddNode("Conv", [current, $"{p}.weight", $"{p}.bias"], [$"{p}.out"], p)
                 .WithInts("kernel_shape", c.Kernel).WithInts("pads", c.Pad, c.Pad).WithInts("strides", c.Stride)
                 .WithInts("dilations", 1).WithInt("group", 1);
             b.AddNode("Relu", [$"{p}.out"], [$"{p}.relu"], $"{p}.relu");
-            current = QdqMlp.AddQdq(b, $"{p}.relu", $"{p}.act", q.Conv[l]);
-            if (o.ExposeQuantizedActivations) b.AddOutput($"{p}.act_q", OnnxElementType.Int8, [batch, c.Out, length]);
+            current = quantized ? QdqMlp.AddQdq(b, $"{p}.relu", $"{p}.act", q.Conv[l]) : $"{p}.relu";
+            if (quantized && o.ExposeQuantizedActivations) b.AddOutput($"{p}.act_q", OnnxElementType.Int8, [batch, c.Out, length]);
         }
         b.AddNode("GlobalAveragePool", [current], ["pool"], "pool");
         b.AddNode("Flatten", ["pool"], ["pool.flat"], "flatten").WithInt("axis", 1);
-        current = QdqMlp.AddQdq(b, "pool.flat", "pool.act", q.Pool);
-        if (o.ExposeQuantizedActivations) b.AddOutput("pool.act_q", OnnxElementType.Int8, [batch, fc.In]);
+        current = quantized ? QdqMlp.AddQdq(b, "pool.flat", "pool.act", q.Pool) : "pool.flat";
+        if (quantized && o.ExposeQuantizedActivations) b.AddOutput("pool.act_q", OnnxElementType.Int8, [batch, fc.In]);
 
-        b.AddInitializer(OnnxTensor.Create("fc.weight_q", [fc.In, fc.Out], fc.WeightsQ));
-        b.AddInitializer(OnnxTensor.Create("fc.weight_scale", [], new[] { fc.WeightScale }));
-        b.AddInitializer(OnnxTensor.Create("fc.weight_zero_point", [], new sbyte[] { 0 }));
+        if (quantized)
+        {
+            b.AddInitializer(OnnxTensor.Create("fc.weight_q", [fc.In, fc.Out], fc.WeightsQ));
+            b.AddInitializer(OnnxTensor.Create("fc.weight_scale", [], new[] { fc.WeightScale }));
+            b.AddInitializer(OnnxTensor.Create("fc.weight_zero_point", [], new sbyte[] { 0 }));
+            b.AddNode("DequantizeLinear", ["fc.weight_q", "fc.weight_scale", "fc.weight_zero_point"], ["fc.weight"], "fc.weight_dq");
+        }
+        else
+        {
+            b.AddInitializer(OnnxTensor.Create("fc.weight", [fc.In, fc.Out], fc.WeightsQ.Select(w => QuantMath.Dequantize(w, fc.WeightScale, 0)).ToArray()));
+        }
         b.AddInitializer(OnnxTensor.Create("fc.bias", [fc.Out], fc.Bias));
-        b.AddNode("DequantizeLinear", ["fc.weight_q", "fc.weight_scale", "fc.weight_zero_point"], ["fc.weight"], "fc.weight_dq");
         b.AddNode("MatMul", [current, "fc.weight"], ["fc.matmul"], "fc.matmul");
         b.AddNode("Add", ["fc.matmul", "fc.bias"], ["fc.logits"], "fc.add");
         b.AddNode("Softmax", ["fc.logits"], [OutputName], "softmax").WithInt("axis", -1);
@@ -257,7 +276,9 @@ public static class QdqCnn1d
         b.AddMetadata("hop_length", Num(o.HopLength));
         b.AddMetadata("sample_rate_hz", Num(o.SampleRateHz));
         b.AddMetadata("units", "g");
-        b.AddMetadata("quantization", "QDQ S8S8: int8 conv weights per-channel symmetric, int32 conv bias, int8 activations (input symmetric, post-ReLU asymmetric)");
+        b.AddMetadata("quantization", quantized
+            ? "QDQ S8S8: int8 conv weights per-channel symmetric, int32 conv bias, int8 activations (input symmetric, post-ReLU asymmetric)"
+            : "none (float baseline of the QDQ model)");
         return b.Build();
     }
 
@@ -276,6 +297,13 @@ public static class QdqCnn1d
 
         /// <summary>ONNX Conv output length: floor((L + 2·pad − kernel) / stride) + 1.</summary>
         public int OutputLength(int length) => (length + 2 * Pad - Kernel) / Stride + 1;
+
+        public float[] DequantizedBias()
+        {
+            var b = new float[Out];
+            for (int m = 0; m < Out; m++) b[m] = QuantMath.Dequantize(BiasQ![m], BiasScales![m]);
+            return b;
+        }
 
         public float[] DequantizedWeights()
         {
@@ -317,6 +345,9 @@ public static class QdqCnn1d
             _q = quantization;
         }
 
+        /// <summary>False for the float baseline: activations pass through unquantized.</summary>
+        public bool QuantizeActivations { get; init; } = true;
+
         public override int InputLength => _options.ChannelNames.Count * _options.WindowLength;
 
         public override int OutputLength => _fc.Out;
@@ -346,9 +377,7 @@ public static class QdqCnn1d
             for (int l = 0; l < _convs.Length; l++)
             {
                 var c = _convs[l];
-                var bias = new float[c.Out];
-                for (int m = 0; m < c.Out; m++) bias[m] = QuantMath.Dequantize(c.BiasQ![m], c.BiasScales![m]);
-                x = Conv(l, x, length, bias);
+                x = Conv(l, x, length, c.DequantizedBias());
                 length = c.OutputLength(length);
                 for (int i = 0; i < x.Length; i++) x[i] = Math.Max(x[i], 0f);
                 x = QuantizeDequantize(x, q.Conv[l], $"conv{l}.act_q", trace);
@@ -427,8 +456,9 @@ public static class QdqCnn1d
             return y;
         }
 
-        private static float[] QuantizeDequantize(float[] x, (float Scale, sbyte ZeroPoint) p, string name, List<KeyValuePair<string, sbyte[]>>? trace)
+        private float[] QuantizeDequantize(float[] x, (float Scale, sbyte ZeroPoint) p, string name, List<KeyValuePair<string, sbyte[]>>? trace)
         {
+            if (!QuantizeActivations) return x;
             var q = new sbyte[x.Length];
             var y = new float[x.Length];
             for (int i = 0; i < x.Length; i++)

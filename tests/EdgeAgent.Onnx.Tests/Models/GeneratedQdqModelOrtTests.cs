@@ -10,7 +10,7 @@ namespace EdgeAgent.Onnx.Tests.Models;
 /// </summary>
 public abstract class GeneratedQdqModelOrtTests(ITestOutputHelper output)
 {
-    protected abstract GeneratedModel Generate(bool dynamicBatch = false, bool exposeActivations = false);
+    protected abstract GeneratedModel Generate(bool dynamicBatch = false, bool exposeActivations = false, bool floatBaseline = false);
 
     /// <summary>QuantizeLinear outputs the model has (exposed-activation variant).</summary>
     protected abstract int QuantizeNodes { get; }
@@ -31,6 +31,17 @@ public abstract class GeneratedQdqModelOrtTests(ITestOutputHelper output)
         Assert.True(result.ArgMaxAgreement >= model.MinArgMaxAgreement, result.ToString());
         // Differences, when they occur, are rare rounding-tie flips: on average the outputs agree to float precision.
         Assert.True(result.MeanAbsDifference <= 1e-4, result.ToString());
+    }
+
+    [Fact]
+    public void Ort_float_baseline_matches_the_float_reference()
+    {
+        var model = Generate(floatBaseline: true);
+        using var session = OnnxSession.Load(model.OnnxBytes, sourceName: "generated-float");
+        var result = GeneratedModelComparison.Compare(model, session, Inputs / 3);
+        output.WriteLine(result.ToString());
+        Assert.True(result.MaxAbsDifference <= model.ProbabilityTolerance, result.ToString());
+        Assert.Equal(result.Inputs, result.ArgMaxAgreements);
     }
 
     [Fact]
@@ -98,8 +109,8 @@ public abstract class GeneratedQdqModelOrtTests(ITestOutputHelper output)
 
 public sealed class QdqMlpOrtTests(ITestOutputHelper output) : GeneratedQdqModelOrtTests(output)
 {
-    protected override GeneratedModel Generate(bool dynamicBatch = false, bool exposeActivations = false) =>
-        QdqMlp.Generate(new QdqMlpOptions { DynamicBatch = dynamicBatch, ExposeQuantizedActivations = exposeActivations });
+    protected override GeneratedModel Generate(bool dynamicBatch = false, bool exposeActivations = false, bool floatBaseline = false) =>
+        QdqMlp.Generate(new QdqMlpOptions { DynamicBatch = dynamicBatch, ExposeQuantizedActivations = exposeActivations, FloatBaseline = floatBaseline });
 
     protected override int QuantizeNodes => 3;
 
@@ -108,8 +119,8 @@ public sealed class QdqMlpOrtTests(ITestOutputHelper output) : GeneratedQdqModel
 
 public sealed class QdqCnn1dOrtTests(ITestOutputHelper output) : GeneratedQdqModelOrtTests(output)
 {
-    protected override GeneratedModel Generate(bool dynamicBatch = false, bool exposeActivations = false) =>
-        QdqCnn1d.Generate(new QdqCnn1dOptions { DynamicBatch = dynamicBatch, ExposeQuantizedActivations = exposeActivations });
+    protected override GeneratedModel Generate(bool dynamicBatch = false, bool exposeActivations = false, bool floatBaseline = false) =>
+        QdqCnn1d.Generate(new QdqCnn1dOptions { DynamicBatch = dynamicBatch, ExposeQuantizedActivations = exposeActivations, FloatBaseline = floatBaseline });
 
     protected override int QuantizeNodes => 4;
 

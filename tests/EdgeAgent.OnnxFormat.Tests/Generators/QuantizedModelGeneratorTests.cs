@@ -182,3 +182,46 @@ public sealed class QdqCnn1dAccuracyTests
         Assert.All(perClass, c => Assert.True(c > 0, $"correct per class {string.Join(',', perClass)}"));
     }
 }
+
+public sealed class FloatBaselineTests
+{
+    [Theory]
+    [InlineData("mlp")]
+    [InlineData("cnn")]
+    public void Float_baseline_has_the_same_contract_and_no_quantize_nodes(string which)
+    {
+        var (q, f) = which == "mlp"
+            ? (QdqMlp.Generate(), QdqMlp.Generate(new QdqMlpOptions { FloatBaseline = true }))
+            : (QdqCnn1d.Generate(), QdqCnn1d.Generate(new QdqCnn1dOptions { FloatBaseline = true }));
+        var qi = ModelInfo.Parse(q.OnnxBytes);
+        var fi = ModelInfo.Parse(f.OnnxBytes);
+        Assert.Equal(qi.Inputs, fi.Inputs);
+        Assert.Equal(qi.Outputs.Select(o => o.ToString()), fi.Outputs.Select(o => o.ToString()));
+        Assert.False(fi.OpTypeHistogram.ContainsKey("QuantizeLinear"));
+        Assert.False(fi.OpTypeHistogram.ContainsKey("DequantizeLinear"));
+        Assert.StartsWith("none", fi.GetMetadata("quantization"));
+        Assert.Empty(f.Reference.QuantizedActivations(f.Reference.SampleInput(1)));
+        // INT8 weights are 4x smaller than float ones; per-channel scales and int32 biases eat a little of that.
+        Assert.True(fi.InitializerBytes > 3 * qi.InitializerBytes, $"{fi.InitializerBytes} vs {qi.InitializerBytes}");
+    }
+
+    [Theory]
+    [InlineData("mlp", 0.95)]
+    [InlineData("cnn", 0.95)]
+    public void Int8_model_agrees_with_its_float_baseline_on_most_inputs(string which, double minAgreement)
+    {
+        var (q, f) = which == "mlp"
+            ? (QdqMlp.Generate(), QdqMlp.Generate(new QdqMlpOptions { FloatBaseline = true }))
+            : (QdqCnn1d.Generate(), QdqCnn1d.Generate(new QdqCnn1dOptions { FloatBaseline = true }));
+        int agree = 0, n = 300;
+        double maxDiff = 0;
+        for (ulong seed = 1; seed <= (ulong)n; seed++)
+        {
+            float[] x = q.Reference.SampleInput(seed);
+            float[] pq = q.Reference.Run(x), pf = f.Reference.Run(x);
+            if (QuantMath.ArgMax(pq) == QuantMath.ArgMax(pf)) agree++;
+            for (int c = 0; c < pq.Length; c++) maxDiff = Math.Max(maxDiff, Math.Abs(pq[c] - pf[c]));
+        }
+        Assert.True(agree >= n * minAgreement, $"{which}: INT8 and float argmax agree on {agree} of {n}, max |Δp| {maxDiff:F4}");
+    }
+}
