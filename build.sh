@@ -8,7 +8,7 @@
 #   ./build.sh demo         build a demo INT8 model and run live inference on it with the bench printout
 #   ./build.sh publish      trimmed self-contained linux-x64 agent in out/publish/linux-x64
 #   ./build.sh publish-aot  Native AOT agent where the NativeAOT runtime pack is reachable
-#   ./build.sh bench        the benchmarks recorded in docs/BENCHMARKS.md
+#   ./build.sh bench [NAME] the benchmarks recorded in docs/BENCHMARKS.md
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$PWD
@@ -141,6 +141,20 @@ publish_aot() {
   say "published (Native AOT): $out/edgeagent"
 }
 
+# Benchmarks recorded in docs/BENCHMARKS.md. `./build.sh bench [NAME...]`; no name runs them all.
+bench() {
+  build
+  local names=("$@"); [ ${#names[@]} -eq 0 ] && names=(ort)
+  local n
+  for n in "${names[@]}"; do
+    case "$n" in
+      ort) say "== engine vs raw ONNX Runtime (tests/bench/ort-baseline/run.sh)"
+           EDGEAGENT_BIN="$(agent_bin)" tests/bench/ort-baseline/run.sh ;;
+      *) die "unknown benchmark '$n' (ort)" ;;
+    esac
+  done
+}
+
 target=${1:-build}; [ $# -gt 0 ] && shift
 case "$target" in
   build) build ;;
@@ -148,6 +162,7 @@ case "$target" in
   demo) demo "$@" ;;
   publish) publish ;;
   publish-aot) mkdir -p out; publish_aot ;;
+  bench) bench "$@" ;;
   prereqs) prereqs ;;
   *) die "unknown target '$target' (build, test, demo, publish, publish-aot)" ;;
 esac

@@ -17,6 +17,8 @@ public static class AgentCli
         root.Subcommands.Add(InspectCommand.Create());
         root.Subcommands.Add(PredictCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
+        root.Subcommands.Add(MakeModelCommand.Create());
+        root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(EdgeAgent.Agent.Cli.TufCommand.Create());
         return await root.Parse(args).InvokeAsync();
     }

@@ -136,4 +136,33 @@ public sealed class AgentCliTests : IDisposable
         Assert.Equal(0.0, root.GetProperty("managedBytesPerInference").GetDouble());
         Assert.True(root.GetProperty("peakRssBytes").GetInt64() >= root.GetProperty("rssBytes").GetInt64());
     }
+
+    [Theory]
+    [InlineData("mlp", "input", "[1,64]")]
+    [InlineData("cnn", "window", "[1,3,128]")]
+    public async Task Make_model_writes_an_int8_model_that_inspect_accepts(string kind, string input, string shape)
+    {
+        string model = Path.Combine(_dir, kind + ".onnx");
+        var make = await AgentProcess.RunAgentAsync("make-model", "--kind", kind, "--output", model);
+        Assert.True(make.ExitCode == 0, make.Stderr);
+        var r = await AgentProcess.RunAgentAsync("inspect", "--model", model);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        Assert.Contains($"{input}: float32{shape}", r.Stdout);
+        Assert.Contains("QuantizeLinear", r.Stdout);
+        Assert.Contains("loads in ONNX Runtime", r.Stdout);
+    }
+
+    [Fact]
+    public async Task Demo_generates_models_checks_them_streams_sensor_windows_and_benches()
+    {
+        var r = await AgentProcess.RunAgentAsync("demo", "--dir", _dir, "--seconds", "40");
+        Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
+        Assert.True(File.Exists(Path.Combine(_dir, "models", "activity-cnn-int8.onnx")));
+        Assert.Contains("[3/3] Benchmark", r.Stdout);
+        // 40 s at 50 Hz = 2000 samples; windows of 128 with hop 64 → (2000 - 128) / 64 + 1 = 30 windows at most.
+        var summary = r.Stdout.Split('\n').Single(l => l.Contains("windows in"));
+        int windows = int.Parse(summary.Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+        Assert.InRange(windows, 20, 30);
+        Assert.Contains("counted and skipped, never fatal", r.Stdout);
+    }
 }

@@ -45,7 +45,9 @@ internal static class BenchCommand
         if (iterations < 1) throw new CliUsageException("--iterations must be at least 1");
         if (warmup < 0) throw new CliUsageException("--warmup must not be negative");
         string version = OnnxRuntime.EnsureLoaded().Version;
-        using var engine = InferenceEngine.Load(modelPath, new OnnxSessionOptions { IntraOpThreads = threads });
+        // Batch 1: dynamic dimensions (typically the batch) are bound to 1.
+        using var engine = InferenceEngine.Load(modelPath, new OnnxSessionOptions { IntraOpThreads = threads },
+            new InferenceEngineOptions { DynamicDimensionValue = 1 });
         using var lease = engine.Rent();
         FillInputs(lease);
 
