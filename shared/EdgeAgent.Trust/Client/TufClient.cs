@@ -44,7 +44,7 @@ public sealed class TufClient
     /// <summary>
     /// Installs <paramref name="trustedRoot"/> (obtained out of band) as the trust anchor of
     /// <paramref name="metadataDirectory"/>: validates it (format, self-signed threshold), removes
-    /// other role files and writes a fresh state file. No network. This is also the documented
+    /// the top-level timestamp/snapshot/targets files and writes a fresh state file. No network. This is also the documented
     /// recovery when the state file is lost or damaged.
     /// </summary>
     public static async Task InitializeAsync(string metadataDirectory, byte[] trustedRoot, TimeProvider? time, CancellationToken cancellationToken)
@@ -53,8 +53,11 @@ public sealed class TufClient
         SignatureVerifier.RequireThreshold(root, root.Signed.Roles["root"], root.Signed.Keys, "trusted root", "the root itself");
         Directory.CreateDirectory(metadataDirectory);
         var store = new MetadataDirectory(metadataDirectory);
-        foreach (var file in Directory.EnumerateFiles(store.Path, "*.json"))
-            DurableFile.Delete(file);
+        // Forget the previous top-level metadata. Delegated role files are left alone: they are
+        // only ever used when they match a pin in a freshly verified snapshot, and deleting every
+        // "*.json" would be dangerous if the directory was mistyped.
+        foreach (var role in new[] { "timestamp", "snapshot", "targets" })
+            store.Delete(role);
         await store.WriteAsync("root", trustedRoot, cancellationToken).ConfigureAwait(false);
         // The floor starts at the current clock: init is an operator action on a device whose clock
         // the operator vouches for.

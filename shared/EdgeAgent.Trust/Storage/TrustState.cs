@@ -48,7 +48,8 @@ public sealed record TrustState(
         return Parse(bytes, path);
     }
 
-    internal static TrustState Parse(byte[] bytes, string path)
+    /// <summary>Parses and checks a state file's bytes; <paramref name="path"/> names it in errors.</summary>
+    public static TrustState Parse(byte[] bytes, string path)
     {
         var text = Encoding.UTF8.GetString(bytes);
         var cut = text.LastIndexOf("sha256 ", StringComparison.Ordinal);

@@ -137,4 +137,29 @@ public sealed class UpdateCycleTests
         Assert.True(rsa.PublicKey.Verify("x"u8, sig));
         await Task.CompletedTask;
     }
+
+    [Fact]
+    public async Task Targets_pinned_with_sha256_and_sha512_must_match_both()
+    {
+        await using var bed = await TufTestBed.CreateAsync(r =>
+        {
+            r.AddSha512 = true;
+            r.AddTarget("both.bin", "both hashes"u8.ToArray());
+        });
+        var client = bed.NewClient();
+        var target = await client.GetTargetAsync("both.bin", Ct);
+        Assert.Equal(["sha256", "sha512"], target.Hashes.Keys.Order().ToArray());
+        await client.DownloadTargetAsync(target, Path.Combine(bed.TargetDir, "ok"), Ct);
+
+        // A file whose sha256 is right but sha512 is not (a forged sha512 entry) is refused.
+        var bad = await TufTestBed.CreateAsync(r => r.SetTargetEntry("x.bin", Cj.Obj(("length", Cj.Int(3)),
+            ("hashes", Cj.Obj(("sha256", Cj.Str(Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData("abc"u8))))
+                , ("sha512", Cj.Str(new string('0', 128))))))));
+        await using var _2 = bad;
+        bad.Server.Files["targets/" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData("abc"u8)) + ".x.bin"] = "abc"u8.ToArray();
+        var c2 = bad.NewClient();
+        var t2 = await c2.GetTargetAsync("x.bin", Ct);
+        var e = await Assert.ThrowsAsync<TufException>(() => c2.DownloadTargetAsync(t2, Path.Combine(bad.TargetDir, "x"), Ct));
+        Assert.Contains("sha512", e.Message);
+    }
 }

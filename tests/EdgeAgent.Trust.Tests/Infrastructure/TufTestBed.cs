@@ -79,7 +79,7 @@ public sealed class TufTestBed : IAsyncDisposable
     public void AssertRoleUntouched(TrustedSnapshot before, string role)
     {
         var after = Capture();
-        var name = Storage.MetadataDirectory.FileNameFor(role);
+        var name = EdgeAgent.Trust.Storage.MetadataDirectory.FileNameFor(role);
         Assert.Equal(before.Files.ContainsKey(name), after.Files.ContainsKey(name));
         if (before.Files.TryGetValue(name, out var old)) Assert.Equal(old, after.Files[name]);
         foreach (var file in before.Files.Keys) Assert.Contains(file, after.Files.Keys);
