@@ -139,12 +139,69 @@ public sealed class KllFloatsSketch
         _items[slot] = value;
     }
 
-    /// <summary>Adds every value of <paramref name="values"/>. NaN values are ignored.</summary>
+    /// <summary>
+    /// Adds every value of <paramref name="values"/>. NaN values are ignored. Equivalent to calling
+    /// <see cref="Update(float)"/> for each value (same compactions, same bytes), but fills the free space of
+    /// level 0 in a tight loop between compactions.
+    /// </summary>
     public void Update(ReadOnlySpan<float> values)
     {
-        foreach (float v in values)
+        int i = 0;
+        while (i < values.Length)
         {
-            Update(v);
+            if (_levels[0] == 0)
+            {
+                // Buffer full: the scalar path compacts, then inserts this value.
+                Update(values[i++]);
+                continue;
+            }
+
+            int take = Math.Min(_levels[0], values.Length - i);
+            var items = _items;
+            int pos = _levels[0];
+            long n = _n;
+            float min = _min;
+            float max = _max;
+            foreach (float v in values.Slice(i, take))
+            {
+                if (float.IsNaN(v))
+                {
+                    continue;
+                }
+
+                if (n == 0)
+                {
+                    min = v;
+                    max = v;
+                }
+                else
+                {
+                    if (v < min)
+                    {
+                        min = v;
+                    }
+
+                    if (v > max)
+                    {
+                        max = v;
+                    }
+                }
+
+                items[--pos] = v;
+                n++;
+            }
+
+            if (n != _n)
+            {
+                _levelZeroSorted = false;
+                _sortedView = null;
+            }
+
+            _levels[0] = pos;
+            _n = n;
+            _min = min;
+            _max = max;
+            i += take;
         }
     }
 

@@ -27,6 +27,39 @@ public sealed class KllBehaviourTests
     }
 
     [Fact]
+    public void Span_update_is_equivalent_to_value_by_value_update_including_NaN()
+    {
+        var rng = new Random(17);
+        var data = new float[250_000];
+        for (int i = 0; i < data.Length; i++)
+        {
+            data[i] = rng.Next(50) == 0 ? float.NaN : (float)TestData.Gaussian(rng);
+        }
+
+        var scalar = new KllFloatsSketch(200, new Random(4));
+        foreach (float v in data)
+        {
+            scalar.Update(v);
+        }
+
+        var bulk = new KllFloatsSketch(200, new Random(4));
+        int pos = 0;
+        while (pos < data.Length)
+        {
+            int len = Math.Min(rng.Next(1, 700), data.Length - pos);
+            bulk.Update(data.AsSpan(pos, len));
+            pos += len;
+        }
+
+        Assert.Equal(scalar.N, bulk.N);
+        Assert.Equal(scalar.ToByteArray(), bulk.ToByteArray());
+        var nanOnly = new KllFloatsSketch(200);
+        nanOnly.Update([float.NaN, float.NaN]);
+        Assert.True(nanOnly.IsEmpty);
+        Assert.True(float.IsNaN(nanOnly.MinItem));
+    }
+
+    [Fact]
     public void K_outside_the_format_range_is_refused()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => new KllFloatsSketch(7));

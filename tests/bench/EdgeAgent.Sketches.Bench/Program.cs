@@ -75,7 +75,14 @@ foreach (int k in new[] { 100, 200, 400 })
 
         return s;
     });
-    Console.WriteLine($"| KllFloatsSketch.Update, k = {k} | {perValue:F2} | {perValue / baseline:F1} |");
+    Console.WriteLine($"| KllFloatsSketch.Update(float), k = {k} | {perValue:F2} | {perValue / baseline:F1} |");
+    double perValueSpan = NsPerValue(() =>
+    {
+        var s = new KllFloatsSketch(k, new Random(1));
+        s.Update(data);
+        return s;
+    });
+    Console.WriteLine($"| KllFloatsSketch.Update(ReadOnlySpan<float>), k = {k} | {perValueSpan:F2} | {perValueSpan / baseline:F1} |");
 }
 
 double accPerValue = NsPerValue(() =>
