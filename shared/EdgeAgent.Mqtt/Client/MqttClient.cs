@@ -179,10 +179,10 @@ public sealed class MqttClient : IAsyncDisposable
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _lifetime.Token);
         timeout.CancelAfter(_options.ConnectTimeout);
-        Stream stream;
+        (Stream Stream, System.Net.Sockets.Socket? TcpSocket) transport;
         try
         {
-            stream = await MqttTransport.ConnectAsync(_options.Endpoint, _options.Tls, timeout.Token).ConfigureAwait(false);
+            transport = await MqttTransport.ConnectAsync(_options.Endpoint, _options.Tls, timeout.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested && !_lifetime.IsCancellationRequested)
         {
@@ -198,7 +198,8 @@ public sealed class MqttClient : IAsyncDisposable
             PingTimeout = _options.PingTimeout ?? keepAlive,
             OutboundQueueCapacity = 1024,
         };
-        var connection = new MqttConnection(stream, MqttPacketCodec.Create(_options.ProtocolVersion), limits, _options.TimeProvider)
+        MqttTransport.ArmQuickAck(transport.TcpSocket);
+        var connection = new MqttConnection(transport.Stream, transport.TcpSocket, MqttPacketCodec.Create(_options.ProtocolVersion), limits, _options.TimeProvider)
         {
             PacketSent = PacketSentProbe,
         };

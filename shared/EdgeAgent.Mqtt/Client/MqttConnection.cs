@@ -47,6 +47,7 @@ internal sealed class MqttConnection : IAsyncDisposable
     private const int WriteBatchBytes = 64 * 1024;
 
     private readonly Stream _stream;
+    private readonly System.Net.Sockets.Socket? _tcpSocket;
     private readonly MqttPacketCodec _codec;
     private readonly TimeProvider _time;
     private readonly Channel<OutboundItem> _outbound;
@@ -66,9 +67,10 @@ internal sealed class MqttConnection : IAsyncDisposable
     private int _closing;
     private Task? _loops;
 
-    public MqttConnection(Stream stream, MqttPacketCodec codec, ConnectionLimits limits, TimeProvider time)
+    public MqttConnection(Stream stream, System.Net.Sockets.Socket? tcpSocket, MqttPacketCodec codec, ConnectionLimits limits, TimeProvider time)
     {
         _stream = stream;
+        _tcpSocket = tcpSocket;
         _codec = codec;
         Limits = limits;
         _time = time;
@@ -305,6 +307,7 @@ internal sealed class MqttConnection : IAsyncDisposable
 
             _end += read;
             Volatile.Write(ref _lastReceived, _time.GetTimestamp());
+            Transport.MqttTransport.ArmQuickAck(_tcpSocket);
         }
     }
 

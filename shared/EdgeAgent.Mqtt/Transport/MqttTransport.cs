@@ -11,7 +11,39 @@ namespace EdgeAgent.Mqtt.Transport;
 /// </summary>
 internal static class MqttTransport
 {
-    public static async Task<Stream> ConnectAsync(MqttEndpoint endpoint, MqttTlsOptions? tls, CancellationToken cancellationToken)
+    private const int IpProtoTcp = 6;
+    private const int TcpQuickAck = 12;
+    private static readonly byte[] One = [1, 0, 0, 0];
+
+    /// <summary>
+    /// Linux: acknowledge received segments at once (TCP_QUICKACK). Mosquitto does not set
+    /// TCP_NODELAY by default, so with our delayed ACKs its Nagle algorithm holds a PUBLISH that
+    /// follows a PUBACK for ~40 ms (request/response round trips measured 44 ms instead of
+    /// sub-millisecond). The kernel clears the flag again, so it is re-armed after every read.
+    /// </summary>
+    public static void ArmQuickAck(Socket? socket)
+    {
+        if (socket is null || !OperatingSystem.IsLinux())
+        {
+            return;
+        }
+
+        try
+        {
+            socket.SetRawSocketOption(IpProtoTcp, TcpQuickAck, One);
+        }
+        catch (SocketException)
+        {
+            // Not supported here; only latency suffers.
+        }
+        catch (ObjectDisposedException)
+        {
+            // Closing.
+        }
+    }
+
+    /// <summary>Connects; <c>TcpSocket</c> is set for TCP so the connection can tune acknowledgements.</summary>
+    public static async Task<(Stream Stream, Socket? TcpSocket)> ConnectAsync(MqttEndpoint endpoint, MqttTlsOptions? tls, CancellationToken cancellationToken)
     {
         Socket socket;
         if (endpoint.UnixSocketPath is { } path)
@@ -41,10 +73,11 @@ internal static class MqttTransport
             }
         }
 
+        Socket? tcp = endpoint.UnixSocketPath is null ? socket : null;
         var network = new NetworkStream(socket, ownsSocket: true);
         if (tls is null)
         {
-            return network;
+            return (network, tcp);
         }
 
         var ssl = new SslStream(network, leaveInnerStreamOpen: false);
@@ -65,7 +98,7 @@ internal static class MqttTransport
         try
         {
             await ssl.AuthenticateAsClientAsync(options, cancellationToken).ConfigureAwait(false);
-            return ssl;
+            return (ssl, tcp);
         }
         catch (Exception ex) when (ex is AuthenticationException or IOException)
         {

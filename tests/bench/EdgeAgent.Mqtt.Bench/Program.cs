@@ -1,0 +1,191 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using EdgeAgent.Mqtt;
+using EdgeAgent.Mqtt.Packets;
+using EdgeAgent.TestSupport.Mosquitto;
+
+// MQTT client benchmark: same broker, same run, loopback. Baseline = mosquitto_pub -l (libmosquitto).
+int messages = 100_000;
+int payloadSize = 256;
+string? outPath = null;
+for (int i = 0; i < args.Length; i++)
+{
+    switch (args[i])
+    {
+        case "--messages": messages = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
+        case "--out": outPath = args[++i]; break;
+        default: Console.Error.WriteLine($"unknown argument {args[i]}"); return 2;
+    }
+}
+
+CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
+await using MosquittoBroker broker = await MosquittoBroker.StartAsync();
+var report = new StringBuilder();
+string Row(string name, double seconds, int count, string extra = "") =>
+    $"| {name} | {count:N0} | {seconds:0.000} | {count / seconds:N0} |{extra}";
+
+// Lines of exactly payloadSize bytes for mosquitto_pub -l.
+string linesFile = Path.Combine(broker.Directory, "lines.txt");
+string line = new string('x', payloadSize);
+await using (var writer = new StreamWriter(linesFile))
+{
+    for (int i = 0; i < messages; i++)
+    {
+        await writer.WriteAsync(line + "\n");
+    }
+}
+
+byte[] payload = Encoding.ASCII.GetBytes(line);
+
+async Task<double> MosquittoPub(int qos)
+{
+    var sw = Stopwatch.StartNew();
+    ChildProcess.Result r = await ChildProcess.RunAsync("/bin/sh", ["-c", $"mosquitto_pub -h 127.0.0.1 -p {broker.Port} -V mqttv5 -q {qos} -t bench/c -l < {linesFile}"], timeout: TimeSpan.FromMinutes(5));
+    sw.Stop();
+    if (r.ExitCode != 0)
+    {
+        throw new InvalidOperationException("mosquitto_pub failed: " + r.StandardError);
+    }
+
+    return sw.Elapsed.TotalSeconds;
+}
+
+async Task<(double Seconds, double BytesPerMessage, long HeapAfter)> OurPublish(MqttQualityOfService qos, int window)
+{
+    await using var client = new MqttClient(Options("bench-pub-" + qos));
+    await client.ConnectAsync();
+    var message = new MqttApplicationMessage { Topic = "bench/ours", Payload = payload, QoS = qos };
+    // Warm-up (JIT, pools) outside the measurement.
+    for (int i = 0; i < 2000; i++)
+    {
+        await client.PublishAsync(message);
+    }
+
+    GC.Collect();
+    GC.WaitForPendingFinalizers();
+    GC.Collect();
+    long allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+    var ring = new Task[window];
+    var sw = Stopwatch.StartNew();
+    for (int i = 0; i < messages; i++)
+    {
+        int slot = i % window;
+        if (ring[slot] is { } previous)
+        {
+            await previous;
+        }
+
+        ring[slot] = client.PublishAsync(message);
+    }
+
+    foreach (Task t in ring)
+    {
+        if (t is not null)
+        {
+            await t;
+        }
+    }
+
+    if (qos == MqttQualityOfService.AtMostOnce)
+    {
+        // Barrier: a QoS 1 PUBACK after the last QoS 0 means the broker has read them all (ordered stream).
+        await client.PublishAsync(message with { QoS = MqttQualityOfService.AtLeastOnce, Topic = "bench-barrier" });
+    }
+
+    sw.Stop();
+    long allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
+    GC.Collect();
+    return (sw.Elapsed.TotalSeconds, allocated / (double)messages, GC.GetTotalMemory(true));
+}
+
+MqttClientOptions Options(string id) => new()
+{
+    Endpoint = MqttEndpoint.Tcp("127.0.0.1", broker.Port),
+    ClientId = id,
+    KeepAlive = TimeSpan.FromSeconds(60),
+    ReceiveMaximum = 1000,
+};
+
+Console.Error.WriteLine($"broker on {broker.Port}; {messages:N0} messages of {payloadSize} B");
+// Alternate baseline and ours, three rounds each, so machine noise hits both alike; report the median.
+const int rounds = 3;
+var base1 = new List<double>();
+var ours1 = new List<(double Seconds, double BytesPerMessage, long HeapAfter)>();
+var base0 = new List<double>();
+var ours0 = new List<(double Seconds, double BytesPerMessage, long HeapAfter)>();
+for (int round = 0; round < rounds; round++)
+{
+    base1.Add(await MosquittoPub(1));
+    ours1.Add(await OurPublish(MqttQualityOfService.AtLeastOnce, 1000));
+    base0.Add(await MosquittoPub(0));
+    ours0.Add(await OurPublish(MqttQualityOfService.AtMostOnce, 1000));
+    Console.Error.WriteLine($"round {round}: qos1 base {base1[^1]:0.000}s ours {ours1[^1].Seconds:0.000}s; qos0 base {base0[^1]:0.000}s ours {ours0[^1].Seconds:0.000}s");
+}
+
+static double Median(IEnumerable<double> values)
+{
+    double[] sorted = [.. values.Order()];
+    return sorted[sorted.Length / 2];
+}
+
+// Request/response round trip over the same broker.
+await using var responder = new MqttClient(Options("bench-responder"));
+responder.MessageHandler = (request, ct) => new ValueTask(responder.PublishAsync(MqttApplicationMessage.ResponseTo(request, request.Payload), ct));
+await responder.ConnectAsync();
+await responder.SubscribeAsync("bench-rpc/req");
+await using var requester = new MqttClient(Options("bench-requester"));
+await requester.ConnectAsync();
+await using var rpc = await MqttRequestClient.CreateAsync(requester, "bench-rpc/res");
+var request = new MqttApplicationMessage { Topic = "bench-rpc/req", Payload = payload };
+for (int i = 0; i < 200; i++)
+{
+    await rpc.RequestAsync(request, TimeSpan.FromSeconds(10));
+}
+
+int rpcCount = Math.Max(100, messages / 20);
+var latencies = new double[rpcCount];
+for (int i = 0; i < rpcCount; i++)
+{
+    long start = Stopwatch.GetTimestamp();
+    await rpc.RequestAsync(request, TimeSpan.FromSeconds(10));
+    latencies[i] = Stopwatch.GetElapsedTime(start).TotalMicroseconds;
+}
+
+Array.Sort(latencies);
+double p50 = latencies[rpcCount / 2];
+double p99 = latencies[(int)(rpcCount * 0.99)];
+
+string cpu = File.Exists("/proc/cpuinfo") ? File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':')[1].Trim() ?? "?" : "?";
+report.AppendLine("## MQTT client (EdgeAgent.Mqtt) vs mosquitto_pub");
+report.AppendLine();
+report.AppendLine($"Run {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores ({cpu}), .NET {Environment.Version}, Mosquitto 2.0.11 on loopback (default Receive Maximum 20), one broker for all rows, no subscriber (publish path only, as in REFERENCE.md).");
+report.AppendLine($"Each row: {messages:N0} messages of {payloadSize} bytes to one topic; QoS 1 rows end when every PUBACK is in; QoS 0 rows end with a QoS 1 barrier message after the last one.");
+report.AppendLine();
+report.AppendLine($"Median of {rounds} alternating rounds (all rounds listed in the last column).");
+report.AppendLine();
+report.AppendLine("| publisher | messages | median s | messages/s | alloc B/msg | heap after GC (MB) | all rounds (s) |");
+report.AppendLine("|---|---|---|---|---|---|---|");
+string Rounds(IEnumerable<double> xs) => string.Join(" / ", xs.Select(x => x.ToString("0.000", CultureInfo.InvariantCulture)));
+double m1 = Median(base1), o1 = Median(ours1.Select(r => r.Seconds)), m0 = Median(base0), o0 = Median(ours0.Select(r => r.Seconds));
+report.AppendLine(Row("mosquitto_pub -l -q 1 (libmosquitto, baseline, incl. process start)", m1, messages, $" – | – | {Rounds(base1)} |"));
+report.AppendLine(Row("EdgeAgent.Mqtt QoS 1", o1, messages, $" {ours1.Average(r => r.BytesPerMessage):0} | {Rounds(ours1.Select(r => r.HeapAfter / 1e6))} | {Rounds(ours1.Select(r => r.Seconds))} |"));
+report.AppendLine(Row("mosquitto_pub -l -q 0 (baseline)", m0, messages, $" – | – | {Rounds(base0)} |"));
+report.AppendLine(Row("EdgeAgent.Mqtt QoS 0", o0, messages, $" {ours0.Average(r => r.BytesPerMessage):0} | {Rounds(ours0.Select(r => r.HeapAfter / 1e6))} | {Rounds(ours0.Select(r => r.Seconds))} |"));
+report.AppendLine();
+report.AppendLine($"Throughput ratio ours / mosquitto_pub (medians): QoS 1 **{m1 / o1:0.00}×**, QoS 0 **{m0 / o0:0.00}×**.");
+report.AppendLine();
+report.AppendLine($"Request/response (MQTT 5 response topic + correlation data, QoS 1 both ways, {rpcCount:N0} sequential round trips through the broker): p50 **{p50:0} µs**, p99 **{p99:0} µs**.");
+report.AppendLine();
+report.AppendLine("Memory: the heap after a forced full GC at the end of each round stays flat across rounds (column 'heap after GC'); the benchmark keeps at most 1,000 publishes outstanding (the caller's window) and the client at most Receive Maximum (20) in flight.");
+report.AppendLine();
+report.AppendLine("Reproduce: `dotnet run -c Release --project tests/bench/EdgeAgent.Mqtt.Bench -- --out docs/bench/mqtt.md`");
+Console.WriteLine(report.ToString());
+if (outPath is not null)
+{
+    Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(outPath))!);
+    await File.WriteAllTextAsync(outPath, "# MQTT benchmarks\n\n" + report);
+}
+
+return 0;
+
