@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.InteropServices;
 using System.Text;
 using EdgeAgent.OnnxFormat.Protobuf;
 
@@ -228,6 +229,13 @@ public static class TensorProtoCodec
             throw new OnnxFormatException($"Tensor '{tensor.Name}' of type {ElementTypes.Name(tensor.ElementType)} has no raw byte form.");
         var bytes = new byte[checked((int)(tensor.ElementCount * size))];
         Span<byte> o = bytes;
+        if (BitConverter.IsLittleEndian && tensor.ElementType != OnnxElementType.Bool)
+        {
+            // The array's memory image is the little-endian layout; Buffer.BlockCopy works on any primitive array.
+            if (tensor.ElementType == OnnxElementType.Float16) MemoryMarshal.AsBytes(((Half[])tensor.Data).AsSpan()).CopyTo(o);
+            else Buffer.BlockCopy(tensor.Data, 0, bytes, 0, bytes.Length);
+            return bytes;
+        }
         // Bit patterns are what matter here, but dispatch on the element type anyway (see WriteTo).
         switch (tensor.ElementType == OnnxElementType.String ? null : tensor.Data)
         {
@@ -247,6 +255,13 @@ public static class TensorProtoCodec
         return bytes;
     }
 
+    private static T[] Copy<T>(ReadOnlySpan<byte> raw, int count) where T : unmanaged
+    {
+        var a = new T[count];
+        raw.CopyTo(MemoryMarshal.AsBytes(a.AsSpan()));
+        return a;
+    }
+
     /// <summary>Decodes little-endian bytes (the <c>raw_data</c> layout) into the typed array for <paramref name="type"/>.</summary>
     /// <exception cref="OnnxFormatException">The byte count is not <paramref name="count"/> × element size, or the type is unsupported.</exception>
     public static Array DecodeRaw(OnnxElementType type, ReadOnlySpan<byte> raw, int count)
@@ -254,6 +269,25 @@ public static class TensorProtoCodec
         int size = ElementTypes.SizeOf(type);
         if (size == 0 || (long)count * size != raw.Length)
             throw new OnnxFormatException($"Cannot decode {raw.Length} bytes as {count} values of {ElementTypes.Name(type)}.");
+        if (BitConverter.IsLittleEndian)
+        {
+            // raw_data is little-endian, so on little-endian hosts (every target we ship) it is the array's
+            // memory image: one block copy. bool stays a loop: any non-zero byte must become a valid `true`.
+            switch (type)
+            {
+                case OnnxElementType.Float: return Copy<float>(raw, count);
+                case OnnxElementType.Double: return Copy<double>(raw, count);
+                case OnnxElementType.Float16: return Copy<Half>(raw, count);
+                case OnnxElementType.Int8: return Copy<sbyte>(raw, count);
+                case OnnxElementType.UInt8: return raw.ToArray();
+                case OnnxElementType.Int16: return Copy<short>(raw, count);
+                case OnnxElementType.UInt16: return Copy<ushort>(raw, count);
+                case OnnxElementType.Int32: return Copy<int>(raw, count);
+                case OnnxElementType.UInt32: return Copy<uint>(raw, count);
+                case OnnxElementType.Int64: return Copy<long>(raw, count);
+                case OnnxElementType.UInt64: return Copy<ulong>(raw, count);
+            }
+        }
         switch (type)
         {
             case OnnxElementType.Float: { var a = new float[count]; for (int i = 0; i < count; i++) a[i] = BinaryPrimitives.ReadSingleLittleEndian(raw[(i * 4)..]); return a; }
