@@ -138,6 +138,41 @@ public sealed class DiskBudgetTests
     }
 
     [Fact]
+    public async Task Kll_drift_sketches_are_merged_keeping_every_value_and_the_extremes()
+    {
+        using var dir = new TempDirectory();
+        var path = dir.File("o.db");
+        var random = new Random(42);
+        long values = 0;
+        float min = float.MaxValue, max = float.MinValue;
+        await using (var outbox = await TelemetryOutbox.OpenAsync(Events.Options(path, OutboxOptions.MinimumBudgetBytes), new KllDriftMerger(new Random(1))))
+        {
+            for (var window = 0; window < 150; window++)
+            {
+                var sketch = new EdgeAgent.Sketches.Kll.KllFloatsSketch(200, new Random(window));
+                for (var i = 0; i < 5000; i++)
+                {
+                    var v = (float)(random.NextDouble() * 100 - 50);
+                    sketch.Update(v);
+                    min = Math.Min(min, v);
+                    max = Math.Max(max, v);
+                }
+                values += 5000;
+                await outbox.AppendAsync(new OutboxEvent(TelemetryStream.Drift, sketch.ToByteArray(), PayloadFormat.Binary, MergeKey: "model/f0"));
+                Assert.True(outbox.DiskBytes <= OutboxOptions.MinimumBudgetBytes);
+            }
+            Assert.True(outbox.GetStatistics().MergedWindows > 0, "the budget must have forced merges");
+        }
+
+        var sketches = Events.ReadRows(path).Where(r => r.Stream == TelemetryStream.Drift)
+            .Select(r => EdgeAgent.Sketches.Kll.KllFloatsSketch.Deserialize(r.Payload)).ToList();
+        Assert.True(sketches.Count < 150);
+        Assert.Equal(values, sketches.Sum(s => s.N));
+        Assert.Equal(min, sketches.Min(s => s.MinItem));
+        Assert.Equal(max, sketches.Max(s => s.MaxItem));
+    }
+
+    [Fact]
     public async Task A_real_full_file_system_is_survived()
     {
         using var dir = new TempDirectory();
