@@ -323,6 +323,12 @@ public sealed class KllFloatsSketch
         return GetSortedView().GetQuantile(rank, inclusive);
     }
 
+    /// <summary>Estimated inclusive CDF at strictly increasing split points, plus a final 1 (see <see cref="KllSortedView.GetCdf"/>).</summary>
+    public double[] GetCdf(ReadOnlySpan<float> splitPoints) => GetSortedView().GetCdf(splitPoints);
+
+    /// <summary>Estimated mass between consecutive split points (a histogram; see <see cref="KllSortedView.GetPmf"/>).</summary>
+    public double[] GetPmf(ReadOnlySpan<float> splitPoints) => GetSortedView().GetPmf(splitPoints);
+
     /// <summary>Size in bytes of <see cref="ToByteArray"/>.</summary>
     public int SerializedSizeBytes => KllFloatsBinaryFormat.SizeOf(this);
 

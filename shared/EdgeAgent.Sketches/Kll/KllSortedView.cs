@@ -146,6 +146,56 @@ public sealed class KllSortedView
         return index >= _items.Length ? _items[^1] : _items[index];
     }
 
+    /// <summary>
+    /// Inclusive CDF at each split point, plus a final 1: result[i] = fraction of weight ≤ splitPoints[i]
+    /// (split points must be strictly increasing and not NaN). Empty view: an empty array.
+    /// </summary>
+    /// <exception cref="ArgumentException">Split points are NaN or not strictly increasing.</exception>
+    public double[] GetCdf(ReadOnlySpan<float> splitPoints)
+    {
+        ValidateSplitPoints(splitPoints);
+        if (IsEmpty)
+        {
+            return [];
+        }
+
+        var cdf = new double[splitPoints.Length + 1];
+        for (int i = 0; i < splitPoints.Length; i++)
+        {
+            cdf[i] = (double)WeightAtMost(splitPoints[i]) / TotalWeight;
+        }
+
+        cdf[^1] = 1;
+        return cdf;
+    }
+
+    /// <summary>
+    /// Mass in each interval (−∞, s0], (s0, s1], …, (s_last, +∞): a histogram over the split points, summing to 1.
+    /// Empty view: an empty array.
+    /// </summary>
+    /// <exception cref="ArgumentException">Split points are NaN or not strictly increasing.</exception>
+    public double[] GetPmf(ReadOnlySpan<float> splitPoints)
+    {
+        var pmf = GetCdf(splitPoints);
+        for (int i = pmf.Length - 1; i > 0; i--)
+        {
+            pmf[i] -= pmf[i - 1];
+        }
+
+        return pmf;
+    }
+
+    private static void ValidateSplitPoints(ReadOnlySpan<float> splitPoints)
+    {
+        for (int i = 0; i < splitPoints.Length; i++)
+        {
+            if (float.IsNaN(splitPoints[i]) || (i > 0 && !(splitPoints[i] > splitPoints[i - 1])))
+            {
+                throw new ArgumentException($"split points must be strictly increasing and not NaN (index {i}: {splitPoints[i]})", nameof(splitPoints));
+            }
+        }
+    }
+
     /// <summary>Number of items (not weight) that are ≤ value.</summary>
     private int CountAtMost(float value)
     {

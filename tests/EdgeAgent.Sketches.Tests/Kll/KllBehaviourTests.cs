@@ -84,6 +84,35 @@ public sealed class KllBehaviourTests
     }
 
     [Fact]
+    public void CDF_and_PMF_over_split_points_are_exact_in_exact_mode_and_within_bound_in_estimation_mode()
+    {
+        var small = new KllFloatsSketch(200);
+        small.Update([1f, 2f, 2f, 3f, 10f]);
+        Assert.Equal(new[] { 0.2, 0.6, 0.8, 1.0 }, small.GetCdf([1f, 2f, 5f]));
+        Assert.Equal(new[] { 0.2, 0.4, 0.2, 0.2 }, small.GetPmf([1f, 2f, 5f]).Select(v => Math.Round(v, 12)));
+        Assert.Throws<ArgumentException>(() => small.GetCdf([2f, 1f]));
+        Assert.Throws<ArgumentException>(() => small.GetPmf([float.NaN]));
+        Assert.Empty(new KllFloatsSketch().GetCdf([1f]));
+
+        var data = TestData.Generate(StreamShape.Uniform, 500_000, 21);
+        var big = new KllFloatsSketch(200, new Random(21));
+        big.Update(data);
+        float[] splits = [0.1f, 0.25f, 0.5f, 0.75f, 0.9f];
+        var pmf = big.GetPmf(splits);
+        Array.Sort(data);
+        int previous = 0;
+        for (int i = 0; i <= splits.Length; i++)
+        {
+            int upTo = i < splits.Length ? TestData.CountAtMost(data, splits[i]) : data.Length;
+            double exact = (double)(upTo - previous) / data.Length;
+            Assert.InRange(Math.Abs(pmf[i] - exact), 0, big.NormalizedRankError(pmf: true));
+            previous = upTo;
+        }
+
+        Assert.Equal(1.0, pmf.Sum(), 12);
+    }
+
+    [Fact]
     public void Normalized_rank_error_matches_the_published_fit()
     {
         Assert.Equal(0.0133, KllFloatsSketch.NormalizedRankError(200, false), 4);
