@@ -56,10 +56,12 @@ public static class CanonicalJsonEncoder
                 WriteByte(output, (byte)']');
                 break;
             case CjString s:
-                WriteEscaped(output, ToUtf8(s.Value), escapeControl);
+                WriteString(output, s.Value, escapeControl);
                 break;
             case CjInteger n:
-                WriteAscii(output, n.Value.ToString(CultureInfo.InvariantCulture));
+                var digits = output.GetSpan(20);
+                n.Value.TryFormat(digits, out var length, default, CultureInfo.InvariantCulture);
+                output.Advance(length);
                 break;
             case CjBool b:
                 WriteAscii(output, b.Value ? "true" : "false");
@@ -75,16 +77,41 @@ public static class CanonicalJsonEncoder
     private static void WriteObject(IBufferWriter<byte> output, CjObject obj, bool escapeControl)
     {
         var keys = obj.SortedKeys;
-        int i;
         WriteByte(output, (byte)'{');
-        for (i = 0; i < keys.Length; i++)
+        for (var i = 0; i < keys.Length; i++)
         {
             if (i > 0) WriteByte(output, (byte)',');
-            WriteEscaped(output, keys[i].Utf8, escapeControl);
+            WriteString(output, keys[i], escapeControl);
             WriteByte(output, (byte)':');
-            Write(output, obj[keys[i].Key]!, escapeControl);
+            obj.TryGet(keys[i], out var value);
+            Write(output, value, escapeControl);
         }
         WriteByte(output, (byte)'}');
+    }
+
+    private static void WriteString(IBufferWriter<byte> output, string value, bool escapeControl)
+    {
+        // Fast path: encode straight into the output; fall back when something needs escaping.
+        var span = output.GetSpan(StrictUtf8.GetMaxByteCount(value.Length) + 2);
+        int written;
+        try
+        {
+            written = StrictUtf8.GetBytes(value, span[1..]);
+        }
+        catch (EncoderFallbackException e)
+        {
+            throw new ArgumentException("A JSON string contains an unpaired UTF-16 surrogate and cannot be encoded as canonical JSON.", e);
+        }
+        var body = span.Slice(1, written);
+        var needsEscape = body.IndexOfAny((byte)'\\', (byte)'"') >= 0 || (escapeControl && body.IndexOfAnyInRange((byte)0, (byte)0x1F) >= 0);
+        if (!needsEscape)
+        {
+            span[0] = (byte)'"';
+            span[written + 1] = (byte)'"';
+            output.Advance(written + 2);
+            return;
+        }
+        WriteEscaped(output, body.ToArray(), escapeControl);
     }
 
     private static void WriteEscaped(IBufferWriter<byte> output, ReadOnlySpan<byte> utf8, bool escapeControl)
@@ -108,29 +135,6 @@ public static class CanonicalJsonEncoder
         }
         output.Write(utf8[start..]);
         WriteByte(output, (byte)'"');
-    }
-
-    internal static (byte[] Utf8, string Key)[] SortKeys(CjObject obj)
-    {
-        // Sort by the UTF-8 bytes of the key: equals Python's code point order (UTF-16 ordinal
-        // order differs for characters above U+FFFF versus U+E000..U+FFFF).
-        var keys = new (byte[] Utf8, string Key)[obj.Count];
-        var i = 0;
-        foreach (var key in obj.Keys) keys[i++] = (ToUtf8(key), key);
-        Array.Sort(keys, static (a, b) => a.Utf8.AsSpan().SequenceCompareTo(b.Utf8));
-        return keys;
-    }
-
-    private static byte[] ToUtf8(string s)
-    {
-        try
-        {
-            return StrictUtf8.GetBytes(s);
-        }
-        catch (EncoderFallbackException e)
-        {
-            throw new ArgumentException("A JSON string contains an unpaired UTF-16 surrogate and cannot be encoded as canonical JSON.", e);
-        }
     }
 
     private static void WriteByte(IBufferWriter<byte> output, byte b)

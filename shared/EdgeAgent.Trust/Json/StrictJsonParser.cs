@@ -23,11 +23,12 @@ public static class StrictJsonParser
     /// <exception cref="TufException">Kind <see cref="TufFailureKind.Malformed"/>.</exception>
     public static CjValue Parse(ReadOnlyMemory<byte> utf8, string what)
     {
+        var context = new Context(what);
         try
         {
             var reader = new Utf8JsonReader(utf8.Span, Options);
             if (!reader.Read()) throw new TufException(TufFailureKind.Malformed, $"{what} is empty.");
-            var value = ReadValue(ref reader, what, "$");
+            var value = ReadValue(ref reader, context);
             if (reader.Read()) throw new TufException(TufFailureKind.Malformed, $"{what} has content after the JSON document.");
             return value;
         }
@@ -37,38 +38,72 @@ public static class StrictJsonParser
         }
         catch (InvalidOperationException e)
         {
-            throw new TufException(TufFailureKind.Malformed, $"{what} contains an invalid string: {e.Message}", e);
+            throw new TufException(TufFailureKind.Malformed, $"{what} contains an invalid string at {context.Path()}: {e.Message}", e);
         }
     }
 
-    private static CjValue ReadValue(ref Utf8JsonReader reader, string what, string path)
+    /// <summary>
+    /// Per-parse scratch: one member stack and one item stack shared by all nesting levels (so an
+    /// object costs one exact-size array, not a growing list), and the current path, turned into a
+    /// string only for an error message.
+    /// </summary>
+    private sealed class Context(string what)
+    {
+        public readonly string What = what;
+        public readonly List<KeyValuePair<string, CjValue>> Members = new(64);
+        public readonly List<CjValue> Items = new(64);
+        public readonly List<(string? Name, int Index)> PathStack = new(16);
+
+        public string Path() => "$" + string.Concat(PathStack.Select(p => p.Name is null ? $"[{p.Index}]" : "." + p.Name));
+
+        public TufException Error(string message) => new(TufFailureKind.Malformed, $"{What} {message} at {Path()}.");
+    }
+
+    private static CjValue ReadValue(ref Utf8JsonReader reader, Context c)
     {
         switch (reader.TokenType)
         {
             case JsonTokenType.StartObject:
-                var members = new List<KeyValuePair<string, CjValue>>();
-                var seen = new HashSet<string>(StringComparer.Ordinal);
+            {
+                var start = c.Members.Count;
                 while (reader.Read() && reader.TokenType != JsonTokenType.EndObject)
                 {
                     var name = reader.GetString()!;
-                    if (!seen.Add(name))
-                        throw new TufException(TufFailureKind.Malformed, $"{what} has a duplicate key '{name}' in {path}; duplicate keys are refused.");
+                    for (var i = start; i < c.Members.Count; i++)
+                        if (string.Equals(c.Members[i].Key, name, StringComparison.Ordinal))
+                            throw c.Error($"has a duplicate key '{name}' (duplicate keys are refused)");
                     reader.Read();
-                    members.Add(new(name, ReadValue(ref reader, what, path + "." + name)));
+                    c.PathStack.Add((name, 0));
+                    var value = ReadValue(ref reader, c);
+                    c.PathStack.RemoveAt(c.PathStack.Count - 1);
+                    c.Members.Add(new(name, value));
                 }
-                return new CjObject(members);
+                var members = new KeyValuePair<string, CjValue>[c.Members.Count - start];
+                c.Members.CopyTo(start, members, 0, members.Length);
+                c.Members.RemoveRange(start, members.Length);
+                return new CjObject(members, trusted: true);
+            }
             case JsonTokenType.StartArray:
-                var items = new List<CjValue>();
+            {
+                var start = c.Items.Count;
                 while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
-                    items.Add(ReadValue(ref reader, what, $"{path}[{items.Count}]"));
+                {
+                    c.PathStack.Add((null, c.Items.Count - start));
+                    var item = ReadValue(ref reader, c);
+                    c.PathStack.RemoveAt(c.PathStack.Count - 1);
+                    c.Items.Add(item);
+                }
+                var items = c.Items.GetRange(start, c.Items.Count - start);
+                c.Items.RemoveRange(start, items.Count);
                 return new CjArray(items);
+            }
             case JsonTokenType.String:
                 return new CjString(reader.GetString()!);
             case JsonTokenType.Number:
                 if (reader.ValueSpan.IndexOfAny((byte)'.', (byte)'e', (byte)'E') >= 0)
-                    throw new TufException(TufFailureKind.Malformed, $"{what} has a floating point number at {path}; canonical JSON allows integers only.");
+                    throw c.Error("has a floating point number (canonical JSON allows integers only)");
                 if (!reader.TryGetInt64(out var n))
-                    throw new TufException(TufFailureKind.Malformed, $"{what} has an integer out of 64-bit range at {path}.");
+                    throw c.Error("has an integer out of 64-bit range");
                 return new CjInteger(n);
             case JsonTokenType.True:
                 return CjBool.True;
@@ -77,7 +112,7 @@ public static class StrictJsonParser
             case JsonTokenType.Null:
                 return CjNull.Instance;
             default:
-                throw new TufException(TufFailureKind.Malformed, $"{what} has an unexpected {reader.TokenType} at {path}.");
+                throw c.Error($"has an unexpected {reader.TokenType}");
         }
     }
 }
