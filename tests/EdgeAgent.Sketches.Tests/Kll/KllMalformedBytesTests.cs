@@ -159,6 +159,14 @@ public sealed class KllMalformedBytesTests
                 Assert.Equal(s.N, s.GetSortedView().TotalWeight);
                 byte[] again = s.ToByteArray();
                 Assert.Equal(again, KllFloatsSketch.Deserialize(again).ToByteArray());
+
+                // ...and usable: merging it both ways keeps the weights.
+                var target = new KllFloatsSketch(200, new Random(trial));
+                target.Update([1f, 2f, 3f]);
+                target.Merge(s);
+                Assert.Equal(3 + s.N, target.GetSortedView().TotalWeight);
+                s.Merge(target);
+                Assert.Equal(s.N, s.GetSortedView().TotalWeight);
             }
             catch (KllFormatException)
             {
