@@ -9,9 +9,12 @@ namespace EdgeAgent.Sensors.Sampling;
 /// source cannot turn into a sample (unparseable line, wrong field count, unknown channel, ...) is
 /// counted in <see cref="Stats"/> and skipped, never thrown. Exceptions are reserved for faults of the
 /// source itself (device vanished, file unreadable) and carry an operator-readable message.</para>
-/// <para><b>Cancellation:</b> cancelling the token ends the enumeration promptly with
-/// <see cref="OperationCanceledException"/>; <see cref="IAsyncDisposable.DisposeAsync"/> releases the
-/// device, file or socket.</para>
+/// <para><b>Cancellation:</b> cancelling the token ends the enumeration promptly (within about 100 ms for
+/// descriptors that are polled) with <see cref="OperationCanceledException"/>.</para>
+/// <para><b>Resources:</b> the device, file or socket is opened when enumeration starts and released when it
+/// ends (data exhausted, fault, cancellation, or the consumer disposing the enumerator);
+/// <see cref="IAsyncDisposable.DisposeAsync"/> is for state a source keeps beyond one enumeration (none of
+/// the current sources keep any).</para>
 /// </remarks>
 public interface ISensorSource : IAsyncDisposable
 {

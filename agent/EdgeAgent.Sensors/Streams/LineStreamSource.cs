@@ -75,7 +75,7 @@ public sealed class LineStreamSource : ISensorSource
             try
             {
                 return new FileByteStream(new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1,
-                    FileOptions.Asynchronous | FileOptions.SequentialScan));
+                    FileOptions.SequentialScan));
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {

@@ -31,8 +31,9 @@ public readonly record struct WindowInfo(long Sequence, long FirstSampleTimeNs, 
 /// <para><b>Bad samples</b> (a non-finite value on a channel the model uses, a value vector of the wrong
 /// length, time going backwards) are counted in <see cref="SensorStats"/> and skipped, never thrown;
 /// a skipped sample is not imputed.</para>
-/// <para><b>Cost:</b> samples are normalized once on push into a ring of <c>Length × channels</c> floats;
-/// <see cref="Push"/> and <see cref="WriteWindow"/> allocate nothing.</para>
+/// <para><b>Cost:</b> samples are normalized once on push into a ring of <c>Length × channels</c> floats kept
+/// in the output layout; a window is written with block copies. <see cref="Push"/> and
+/// <see cref="WriteWindow"/> allocate nothing.</para>
 /// <para><b>Thread safety:</b> none; one windower per pipeline, used by one thread at a time.</para>
 /// </remarks>
 public sealed class Windower
@@ -44,7 +45,8 @@ public sealed class Windower
     private readonly int[] _sourceIndex;
     private readonly float[] _mean;
     private readonly float[] _std;
-    private readonly float[] _ring;   // [Length, channels], row per sample, normalized
+    private readonly float[] _ring;   // normalized samples, stored in the spec's layout (see Push)
+    private readonly bool _channelsFirst;
     private readonly long[] _times;
     private readonly SensorStats _stats;
     private readonly SampleTimingMonitor? _timing;
@@ -78,6 +80,7 @@ public sealed class Windower
         _mean = spec.Mean?.ToArray() ?? new float[_channels];
         _std = spec.Std?.ToArray() ?? Enumerable.Repeat(1f, _channels).ToArray();
         _ring = new float[_length * _channels];
+        _channelsFirst = spec.Layout == WindowLayout.ChannelsFirst;
         _times = new long[_length];
         _stats = stats;
         _timing = timing;
@@ -127,9 +130,20 @@ public sealed class Windower
             }
         }
 
-        var row = _ring.AsSpan(_next * _channels, _channels);
-        for (int c = 0; c < _channels; c++)
-            row[c] = (values[_sourceIndex[c]] - _mean[c]) / _std[c];
+        // The ring is kept in the output layout so that WriteWindow is at most two block copies per
+        // channel (channels-first) or two in total (samples-first): with overlapping windows each
+        // sample is written once here instead of transposed once per window it belongs to.
+        if (_channelsFirst)
+        {
+            for (int c = 0; c < _channels; c++)
+                _ring[c * _length + _next] = (values[_sourceIndex[c]] - _mean[c]) / _std[c];
+        }
+        else
+        {
+            var row = _ring.AsSpan(_next * _channels, _channels);
+            for (int c = 0; c < _channels; c++)
+                row[c] = (values[_sourceIndex[c]] - _mean[c]) / _std[c];
+        }
         _times[_next] = sample.TimeNs;
         _lastWall = sample.WallTime;
         _next = _next + 1 == _length ? 0 : _next + 1;
@@ -154,23 +168,23 @@ public sealed class Windower
         if (Buffered < _length)
             throw new InvalidOperationException($"only {Buffered} of {_length} samples are buffered; no window is complete");
 
-        int oldest = _next; // ring is full, so the next row to overwrite is the oldest
-        if (Spec.Layout == WindowLayout.SamplesFirst)
+        int oldest = _next; // ring is full, so the next position to overwrite is the oldest
+        if (_channelsFirst)
         {
-            // Ring rows are already [sample, channel]: two block copies.
-            int head = (_length - oldest) * _channels;
-            _ring.AsSpan(oldest * _channels, head).CopyTo(destination);
-            _ring.AsSpan(0, oldest * _channels).CopyTo(destination[head..]);
+            int head = _length - oldest;
+            for (int c = 0; c < _channels; c++)
+            {
+                var channel = _ring.AsSpan(c * _length, _length);
+                var dst = destination.Slice(c * _length, _length);
+                channel[oldest..].CopyTo(dst);
+                channel[..oldest].CopyTo(dst[head..]);
+            }
         }
         else
         {
-            for (int t = 0; t < _length; t++)
-            {
-                int r = oldest + t;
-                if (r >= _length) r -= _length;
-                int src = r * _channels;
-                for (int c = 0; c < _channels; c++) destination[c * _length + t] = _ring[src + c];
-            }
+            int head = (_length - oldest) * _channels;
+            _ring.AsSpan(oldest * _channels, head).CopyTo(destination);
+            _ring.AsSpan(0, oldest * _channels).CopyTo(destination[head..]);
         }
         _stats.CountWindow();
         long first = _times[oldest];
