@@ -81,32 +81,35 @@ build() {
 agent_bin() { echo "$ROOT/agent/EdgeAgent.Agent/bin/$CONFIG/net10.0/edgeagent"; }
 
 # --- test: every test project, one summary line ------------------------------------------------
+# Each project runs on its own (sequentially: the suites start brokers and child processes, and CI has
+# two cores); counts come from the TRX report, so a crashed test host is a failure, never a silent 0.
 run_tests() {
   build
   local results; results=$(mktemp -d)
-  local passed=0 failed=0 skipped=0 proj name log line p f s rc
+  local passed=0 failed=0 skipped=0 proj name log trx counters p f s rc
   for proj in $(find tests -name '*.Tests.csproj' | sort); do
     name=$(basename "$proj" .csproj)
-    log="$results/$name.log"
+    log="$results/$name.log"; trx="$results/$name.trx"
     say "== $name"
     rc=0
-    dotnet test "$proj" -c "$CONFIG" --no-build --nologo -v:q ${TEST_FILTER:+--filter "$TEST_FILTER"} \
-      --logger "console;verbosity=normal" >"$log" 2>&1 || rc=$?
-    grep -E '^\s*(Failed|Skipped) ' "$log" | head -50 >&2 || true
-    line=$(grep -E '(Passed|Failed)!\s+- Failed:' "$log" | tail -1 || true)
-    if [ -n "$line" ]; then
-      f=$(sed -E 's/.*Failed:\s*([0-9]+).*/\1/' <<<"$line")
-      p=$(sed -E 's/.*Passed:\s*([0-9]+).*/\1/' <<<"$line")
-      s=$(sed -E 's/.*Skipped:\s*([0-9]+).*/\1/' <<<"$line")
+    dotnet test "$proj" -c "$CONFIG" --no-build --nologo ${TEST_FILTER:+--filter "$TEST_FILTER"} \
+      --logger "trx;LogFileName=$trx" --logger "console;verbosity=minimal" >"$log" 2>&1 || rc=$?
+    counters=$(grep -o '<Counters [^>]*>' "$trx" 2>/dev/null || true)
+    if [ -n "$counters" ]; then
+      p=$(sed -E 's/.* passed="([0-9]+)".*/\1/' <<<"$counters")
+      f=$(sed -E 's/.* failed="([0-9]+)".*/\1/' <<<"$counters")
+      s=$(sed -E 's/.* notExecuted="([0-9]+)".*/\1/' <<<"$counters")
+      local e; e=$(sed -E 's/.* error="([0-9]+)".*/\1/' <<<"$counters"); f=$((f + e))
       say "   $p passed, $f failed, $s skipped"
-    elif grep -q 'No test is available' "$log"; then
-      p=0 f=0 s=0; say "   no tests"
+      [ "$f" -gt 0 ] && { grep -E '^\s*Failed ' "$log" | head -20 >&2 || true; }
     else
       p=0 f=1 s=0; say "   test run did not complete (exit $rc):"; tail -30 "$log" >&2
     fi
-    [ $rc -ne 0 ] && [ "$f" -eq 0 ] && { f=1; say "   dotnet test exited $rc"; tail -30 "$log" >&2; }
+    if [ $rc -ne 0 ] && [ "$f" -eq 0 ]; then f=1; say "   dotnet test exited $rc:"; tail -30 "$log" >&2; fi
     passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
   done
+  if [ -n "${EDGEAGENT_TEST_RESULTS:-}" ]; then mkdir -p "$EDGEAGENT_TEST_RESULTS"; cp "$results"/* "$EDGEAGENT_TEST_RESULTS"/; fi
+  rm -rf "$results"
   echo "$passed passed, $failed failed, $skipped skipped"
   [ "$failed" -eq 0 ]
 }
