@@ -68,4 +68,28 @@ public sealed record GeneratedModel(
     IReadOnlyList<string> Labels,
     QuantizedReference Reference,
     float ProbabilityTolerance,
-    double MinArgMaxAgreement);
+    double MinArgMaxAgreement)
+{
+    /// <summary>
+    /// Input/expected-output pairs for a bundle's golden-vector check: in-distribution inputs from
+    /// <see cref="QuantizedReference.SampleInput"/> (seeds <paramref name="firstSeed"/>, +1, …) with the reference's
+    /// probabilities, shaped and named like the model's input and output (batch 1). Compare with
+    /// <see cref="ProbabilityTolerance"/>.
+    /// </summary>
+    public IReadOnlyList<GoldenVector> GoldenVectors(int count, ulong firstSeed = 1)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        var vectors = new GoldenVector[count];
+        for (int i = 0; i < count; i++)
+        {
+            float[] x = Reference.SampleInput(firstSeed + (ulong)i);
+            vectors[i] = new GoldenVector(
+                OnnxTensor.Create(InputName, InputShape, x),
+                OnnxTensor.Create(OutputName, OutputShape, Reference.Run(x)));
+        }
+        return vectors;
+    }
+}
+
+/// <summary>One golden vector: a model input and the output the model must produce for it (within a tolerance).</summary>
+public sealed record GoldenVector(OnnxTensor Input, OnnxTensor ExpectedOutput);

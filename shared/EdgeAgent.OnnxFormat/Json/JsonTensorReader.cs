@@ -99,6 +99,10 @@ public static class JsonTensorReader
 
     private static JsonDocument ParseDocument(ReadOnlySpan<byte> utf8Json, string what)
     {
+        // JsonDocument accepts invalid UTF-8 inside strings and only fails later, when a property name or string
+        // is read, with an InvalidOperationException; check up front so the caller gets one clear message.
+        if (!System.Text.Unicode.Utf8.IsValid(utf8Json))
+            throw new OnnxFormatException($"{what} is not valid UTF-8 text.");
         try
         {
             return JsonDocument.Parse(utf8Json.ToArray(), Options);

@@ -225,3 +225,68 @@ public sealed class FloatBaselineTests
         Assert.True(agree >= n * minAgreement, $"{which}: INT8 and float argmax agree on {agree} of {n}, max |Δp| {maxDiff:F4}");
     }
 }
+
+public sealed class GoldenVectorTests
+{
+    [Fact]
+    public void Golden_vectors_are_shaped_like_the_model_and_reproducible()
+    {
+        var mlp = QdqMlp.Generate();
+        var golden = mlp.GoldenVectors(5);
+        Assert.Equal(5, golden.Count);
+        Assert.All(golden, g =>
+        {
+            Assert.Equal("input", g.Input.Name);
+            Assert.Equal(new long[] { 1, 64 }, g.Input.Dims);
+            Assert.Equal("probabilities", g.ExpectedOutput.Name);
+            Assert.Equal(new long[] { 1, 4 }, g.ExpectedOutput.Dims);
+        });
+        var again = mlp.GoldenVectors(5);
+        Assert.True(golden.Zip(again).All(p => p.First.Input.ContentEquals(p.Second.Input) && p.First.ExpectedOutput.ContentEquals(p.Second.ExpectedOutput)));
+        // They survive the file formats a bundle would carry them in.
+        var viaNpy = NpyFormat.Read(NpyFormat.Write(golden[0].Input), "input");
+        Assert.True(golden[0].Input.ContentEquals(viaNpy));
+        var viaPb = TensorProtoCodec.Read(TensorProtoCodec.Write(golden[0].ExpectedOutput));
+        Assert.True(golden[0].ExpectedOutput.ContentEquals(viaPb));
+    }
+}
+
+public sealed class CorruptInputTests
+{
+    [Fact]
+    public void Corrupted_npy_files_fail_with_a_format_exception_only()
+    {
+        byte[] original = NpyFormat.Write(OnnxTensor.Create("x", [2, 3], new[] { 1f, 2, 3, 4, 5, 6 }));
+        Fuzz(original, bytes => NpyFormat.Read(bytes));
+    }
+
+    [Fact]
+    public void Corrupted_tensor_protos_fail_with_a_format_exception_only()
+    {
+        byte[] raw = TensorProtoCodec.Write(OnnxTensor.Create("w", [4, 4], new sbyte[16]));
+        byte[] typed = TensorProtoCodec.Write(OnnxTensor.Create("w", [2, 2], new long[] { 1, -1, 300, 0 }), TensorDataEncoding.Typed);
+        Fuzz(raw, bytes => TensorProtoCodec.Read(bytes));
+        Fuzz(typed, bytes => TensorProtoCodec.Read(bytes));
+    }
+
+    [Fact]
+    public void Corrupted_json_fails_with_a_format_exception_only()
+    {
+        byte[] original = System.Text.Encoding.UTF8.GetBytes("""{"dims":[2,2],"data":[[1,2],[3,4]]}""");
+        Fuzz(original, bytes => JsonTensorReader.Parse(bytes, OnnxElementType.Int8));
+    }
+
+    private static void Fuzz(byte[] original, Action<byte[]> parse)
+    {
+        var rng = new Random(99);
+        int iterations = Environment.GetEnvironmentVariable("EDGEAGENT_LONG_TESTS") == "1" ? 100_000 : 3_000;
+        for (int i = 0; i < iterations; i++)
+        {
+            byte[] bytes = (byte[])original.Clone();
+            if (rng.Next(4) == 0) bytes = bytes[..rng.Next(bytes.Length)];
+            for (int f = rng.Next(1, 4); f > 0 && bytes.Length > 0; f--) bytes[rng.Next(bytes.Length)] = (byte)rng.Next(256);
+            try { parse(bytes); }
+            catch (OnnxFormatException) { }
+        }
+    }
+}
