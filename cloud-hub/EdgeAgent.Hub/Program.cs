@@ -1,0 +1,1 @@
+return EdgeAgent.Hub.HubCli.Run(args);
