@@ -33,6 +33,21 @@ public abstract class GeneratedQdqModelOrtTests(ITestOutputHelper output)
         Assert.True(result.MeanAbsDifference <= 1e-4, result.ToString());
     }
 
+    [Theory]
+    [InlineData(OnnxOptimizationLevel.DisableAll)]
+    [InlineData(OnnxOptimizationLevel.Basic)]
+    public void Ort_without_qdq_fusion_reproduces_the_reference_int8_activations(OnnxOptimizationLevel level)
+    {
+        // Unfused, ORT executes QuantizeLinear/DequantizeLinear node by node: the reference's semantics exactly.
+        var model = Generate(exposeActivations: true);
+        using var session = OnnxSession.Load(model.OnnxBytes, new OnnxSessionOptions { OptimizationLevel = level }, "generated-unfused");
+        var results = QuantizedActivationComparison.Compare(model, session, Inputs / 6);
+        foreach (var r in results) output.WriteLine(r.ToString());
+        Assert.All(results, r => Assert.True(r.MaxSteps <= 1, r.ToString()));
+        var summary = new QuantizedActivationComparison.Summary(results);
+        Assert.True(summary.Mismatches <= summary.Values / 100_000, string.Join("; ", results));
+    }
+
     [Fact]
     public void Ort_float_baseline_matches_the_float_reference()
     {
