@@ -18,6 +18,8 @@ public sealed class SensorStats
     private long _windows;
     private long _rateWarnings;
     private long _observedRateMilliHz = -1;
+    private long _nominalRateMilliHz = -1;
+    private int _rateOffNominal;
 
     /// <summary>Counts one bad input of the given kind.</summary>
     public void CountBad(BadSampleReason reason) => Interlocked.Increment(ref _bad[(int)reason]);
@@ -61,6 +63,21 @@ public sealed class SensorStats
         }
     }
 
+    /// <summary>Expected sample rate the observed rate is checked against, or null when unknown.</summary>
+    public double? NominalRateHz
+    {
+        get
+        {
+            long v = Interlocked.Read(ref _nominalRateMilliHz);
+            return v < 0 ? null : v / 1000.0;
+        }
+    }
+
+    /// <summary>True while the observed rate is outside the tolerated band around <see cref="NominalRateHz"/>.</summary>
+    public bool RateOffNominal => Volatile.Read(ref _rateOffNominal) != 0;
+
+    internal void SetNominalRate(double? hz) => Interlocked.Exchange(ref _nominalRateMilliHz, hz is { } v ? (long)Math.Round(v * 1000.0) : -1);
+    internal void SetRateOffNominal(bool off) => Volatile.Write(ref _rateOffNominal, off ? 1 : 0);
     internal void CountAccepted() => Interlocked.Increment(ref _accepted);
     internal void CountDropped() => Interlocked.Increment(ref _dropped);
     internal void CountGap() => Interlocked.Increment(ref _gaps);
@@ -76,7 +93,7 @@ public sealed class SensorStats
         var bad = new Dictionary<BadSampleReason, long>();
         foreach (var reason in Enum.GetValues<BadSampleReason>()) bad[reason] = Bad(reason);
         return new SensorStatsSnapshot(Accepted, bad, Dropped, Gaps, LostEvents, RejectedClients, Windows,
-            RateWarnings, ObservedRateHz);
+            RateWarnings, NominalRateHz, ObservedRateHz, RateOffNominal);
     }
 }
 
@@ -90,4 +107,6 @@ public sealed record SensorStatsSnapshot(
     long RejectedClients,
     long Windows,
     long RateWarnings,
-    double? ObservedRateHz);
+    double? NominalRateHz,
+    double? ObservedRateHz,
+    bool RateOffNominal);

@@ -48,6 +48,7 @@ public sealed class SampleTimingMonitor
         _gapThresholdNs = _nominalPeriodNs * gapPeriods;
         _tolerance = rateTolerance;
         _stats = stats;
+        stats.SetNominalRate(nominalRateHz);
     }
 
     /// <summary>Observed rate in Hz (null until an interval was seen).</summary>
@@ -88,6 +89,7 @@ public sealed class SampleTimingMonitor
             {
                 bool off = Math.Abs(observed - nominal) > _tolerance * nominal;
                 if (off && !_offNominal) _stats.CountRateWarning();
+                if (off != _offNominal) _stats.SetRateOffNominal(off);
                 _offNominal = off;
             }
         }

@@ -153,6 +153,19 @@ public sealed class SensorSourceFactoryTests : IDisposable
     }
 
     [Fact]
+    public void Stats_snapshots_serialize_with_reason_names_for_diagnostics()
+    {
+        var stats = new EdgeAgent.Sensors.Sampling.SensorStats();
+        stats.CountBad(EdgeAgent.Sensors.Sampling.BadSampleReason.Unparseable);
+        stats.CountBad(EdgeAgent.Sensors.Sampling.BadSampleReason.Unparseable);
+        string json = JsonSerializer.Serialize(stats.Snapshot(), SensorsJsonContext.Default.SensorStatsSnapshot);
+        Assert.Equal(
+            "{\"accepted\":0,\"bad\":{\"nonFinite\":0,\"wrongArity\":0,\"unparseable\":2,\"unknownChannel\":0,\"lineTooLong\":0,\"timeWentBackwards\":0}," +
+            "\"dropped\":0,\"gaps\":0,\"lostEvents\":0,\"rejectedClients\":0,\"windows\":0,\"rateWarnings\":0," +
+            "\"nominalRateHz\":null,\"observedRateHz\":null,\"rateOffNominal\":false}", json);
+    }
+
+    [Fact]
     public void Configuration_exception_message_lists_each_problem_on_its_own_line()
     {
         var e = new SensorConfigurationException(["sensors.a: x", "sensors.b: y"]);

@@ -17,6 +17,16 @@ public sealed class SampleTimingMonitorTests
         Assert.Equal(80.0, stats.ObservedRateHz!.Value, 3);
         Assert.True(monitor.IsOffNominal);
         Assert.Equal(1, stats.RateWarnings);
+        var snapshot = stats.Snapshot();
+        Assert.Equal(100.0, snapshot.NominalRateHz);
+        Assert.Equal(80.0, snapshot.ObservedRateHz!.Value, 3);
+        Assert.True(snapshot.RateOffNominal);
+
+        // Back at the nominal rate the flag clears; the warning count keeps the history.
+        long t = 199 * period;
+        for (int i = 0; i < 400; i++) monitor.Observe(t += 10_000_000);
+        Assert.False(stats.RateOffNominal);
+        Assert.Equal(1, stats.RateWarnings);
     }
 
     [Fact]
