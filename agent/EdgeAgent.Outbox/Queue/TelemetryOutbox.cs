@@ -46,7 +46,9 @@ public sealed class TelemetryOutbox : IAsyncDisposable
     private readonly Channel<WorkItem> _queue;
     private readonly Task _writerTask;
     private readonly SqliteCommand _insert;
+    private readonly SqliteParameter[] _insertParams; // $stream $seq $kind $fmt $prio $ts $key $payload (cached: no lookup by name per row)
     private readonly SqliteCommand _delete;
+    private readonly SqliteParameter[] _deleteParams; // $id $boot $seq
     private readonly int _maxGroupBytes;
     private readonly List<PendingDrop> _pendingDrops = [];
     private long _dataCapBytes;     // lowered below the budget while the file system itself is full
@@ -85,11 +87,13 @@ public sealed class TelemetryOutbox : IAsyncDisposable
         foreach (var name in new[] { "$stream", "$boot", "$seq", "$kind", "$fmt", "$prio", "$ts", "$key", "$payload" })
             _insert.Parameters.Add(new SqliteParameter { ParameterName = name });
         _insert.Parameters["$boot"].Value = boot;
+        _insertParams = [.. new[] { "$stream", "$seq", "$kind", "$fmt", "$prio", "$ts", "$key", "$payload" }.Select(n => _insert.Parameters[n])];
 
         _delete = writer.CreateCommand();
         _delete.CommandText = "DELETE FROM events WHERE id = $id AND boot = $boot AND seq = $seq;";
         foreach (var name in new[] { "$id", "$boot", "$seq" })
             _delete.Parameters.Add(new SqliteParameter { ParameterName = name });
+        _deleteParams = [.. _delete.Parameters.Cast<SqliteParameter>()];
 
         _queue = Channel.CreateBounded<WorkItem>(new BoundedChannelOptions(options.QueueCapacity)
         {
@@ -628,9 +632,9 @@ public sealed class TelemetryOutbox : IAsyncDisposable
             if (w.Kind != WorkKind.Ack) continue;
             foreach (var row in w.Rows!)
             {
-                _delete.Parameters["$id"].Value = row.Id;
-                _delete.Parameters["$boot"].Value = row.Boot;
-                _delete.Parameters["$seq"].Value = row.Seq;
+                _deleteParams[0].Value = row.Id;
+                _deleteParams[1].Value = row.Boot;
+                _deleteParams[2].Value = row.Seq;
                 _delete.ExecuteNonQuery();
             }
         }
@@ -667,16 +671,16 @@ public sealed class TelemetryOutbox : IAsyncDisposable
     private long InsertRow(SqliteTransaction tx, TelemetryStream stream, TelemetryEventKind kind, PayloadFormat fmt, byte prio, long tsMs, string? key, byte[] payload)
     {
         var seq = ++_seq;
-        var p = _insert.Parameters;
+        var p = _insertParams;
         _insert.Transaction = tx;
-        p["$stream"].Value = (int)stream;
-        p["$seq"].Value = seq;
-        p["$kind"].Value = (int)kind;
-        p["$fmt"].Value = (int)fmt;
-        p["$prio"].Value = (int)prio;
-        p["$ts"].Value = tsMs;
-        p["$key"].Value = (object?)key ?? DBNull.Value;
-        p["$payload"].Value = payload;
+        p[0].Value = (int)stream;
+        p[1].Value = seq;
+        p[2].Value = (int)kind;
+        p[3].Value = (int)fmt;
+        p[4].Value = (int)prio;
+        p[5].Value = tsMs;
+        p[6].Value = (object?)key ?? DBNull.Value;
+        p[7].Value = payload;
         _insert.ExecuteNonQuery();
         return seq;
     }
