@@ -39,6 +39,29 @@ public sealed record ModelInfo(
     IReadOnlyDictionary<string, int> OpTypeHistogram,
     IReadOnlyList<KeyValuePair<string, string>> MetadataProps)
 {
+    /// <summary>Initializer bytes per element type name (<c>int8</c>, <c>float32</c>, …), e.g. to show how much of a model is quantized.</summary>
+    public IReadOnlyDictionary<string, long> InitializerBytesByType { get; init; } = new Dictionary<string, long>();
+
+    /// <summary>
+    /// How the model is quantized, judged from its operators: <c>"QDQ"</c> (QuantizeLinear/DequantizeLinear
+    /// pairs around float ops, what ORT's static quantizer writes by default), <c>"QOperator"</c> (QLinearConv,
+    /// QLinearMatMul, MatMulInteger, ConvInteger, com.microsoft Q* kernels), <c>"dynamic"</c>
+    /// (DynamicQuantizeLinear), or <c>"none"</c>.
+    /// </summary>
+    public string QuantizationFormat
+    {
+        get
+        {
+            bool Has(Func<string, bool> match) => OpTypeHistogram.Keys.Any(match);
+            if (Has(op => op is "QLinearConv" or "QLinearMatMul" or "MatMulInteger" or "ConvInteger"
+                || op.StartsWith("com.microsoft:Q", StringComparison.Ordinal)))
+                return "QOperator";
+            if (Has(op => op == "DequantizeLinear") && Has(op => op == "QuantizeLinear")) return "QDQ";
+            if (Has(op => op is "DynamicQuantizeLinear" or "com.microsoft:DynamicQuantizeMatMul")) return "dynamic";
+            return "none";
+        }
+    }
+
     /// <summary>Version of the default (<c>ai.onnx</c>) opset, or null if the model does not import it.</summary>
     public long? DefaultOpsetVersion => OpsetImports.FirstOrDefault(o => o.Domain is "" or "ai.onnx")?.Version;
 
@@ -62,6 +85,9 @@ public sealed record ModelInfo(
         sb.Append("outputs:\n");
         foreach (var o in Outputs) sb.Append(c, $"  {o}\n");
         sb.Append(c, $"initializers:  {InitializerCount} ({InitializerBytes:N0} bytes{(ExternalInitializerCount > 0 ? $", {ExternalInitializerCount} external" : "")})\n");
+        foreach (var (type, bytes) in InitializerBytesByType.OrderByDescending(kv => kv.Value))
+            sb.Append(c, $"  {type,-32} {bytes,12:N0} bytes\n");
+        sb.Append(c, $"quantization:  {QuantizationFormat}\n");
         sb.Append(c, $"nodes:         {NodeCount}\n");
         foreach (var (op, n) in OpTypeHistogram.OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key, StringComparer.Ordinal))
             sb.Append(c, $"  {op,-32} {n,5}\n");
@@ -101,6 +127,10 @@ public sealed record ModelInfo(
         w.WriteNumber("initializer_count", InitializerCount);
         w.WriteNumber("initializer_bytes", InitializerBytes);
         w.WriteNumber("external_initializer_count", ExternalInitializerCount);
+        w.WriteStartObject("initializer_bytes_by_type");
+        foreach (var (type, bytes) in InitializerBytesByType) w.WriteNumber(type, bytes);
+        w.WriteEndObject();
+        w.WriteString("quantization", QuantizationFormat);
         w.WriteNumber("node_count", NodeCount);
         w.WriteStartObject("op_types");
         foreach (var (op, n) in OpTypeHistogram) w.WriteNumber(op, n);
@@ -192,7 +222,10 @@ public sealed record ModelInfo(
         var inputs = graph.Inputs.Where(i => !graph.InitializerNames.Contains(i.Name)).ToArray();
         return new ModelInfo(ir, opsets, producer, producerVersion, domain, modelVersion, doc, graph.Name,
             inputs, graph.Outputs, graph.InitializerCount, graph.InitializerBytes, graph.ExternalCount,
-            graph.NodeCount, graph.Histogram, metadata);
+            graph.NodeCount, graph.Histogram, metadata)
+        {
+            InitializerBytesByType = graph.BytesByType,
+        };
     }
 
     /// <summary>
@@ -229,6 +262,7 @@ public sealed record ModelInfo(
         public readonly HashSet<string> InitializerNames = [];
         public int InitializerCount, ExternalCount, NodeCount;
         public long InitializerBytes;
+        public readonly SortedDictionary<string, long> BytesByType = new(StringComparer.Ordinal);
         public readonly SortedDictionary<string, int> Histogram = new(StringComparer.Ordinal);
     }
 
@@ -248,7 +282,9 @@ public sealed record ModelInfo(
                 case 2: r.ExpectWireType(wt, WireType.LengthDelimited, field); g.Name = r.ReadString(); break;
                 case 5:
                     r.ExpectWireType(wt, WireType.LengthDelimited, field);
-                    var (name, bytes, external) = ScanTensor(r.ReadMessage("TensorProto"));
+                    var (name, bytes, external, type) = ScanTensor(r.ReadMessage("TensorProto"));
+                    string typeName = ElementTypes.Name(type);
+                    g.BytesByType[typeName] = g.BytesByType.GetValueOrDefault(typeName) + bytes;
                     g.InitializerCount++;
                     g.InitializerBytes += bytes;
                     if (external) g.ExternalCount++;
@@ -277,7 +313,7 @@ public sealed record ModelInfo(
     }
 
     /// <summary>Name, data size and external flag of an initializer without decoding its values.</summary>
-    private static (string Name, long Bytes, bool External) ScanTensor(ProtoReader r)
+    private static (string Name, long Bytes, bool External, OnnxElementType Type) ScanTensor(ProtoReader r)
     {
         string name = "";
         int type = 0;
@@ -307,7 +343,7 @@ public sealed record ModelInfo(
             : type == (int)OnnxElementType.String ? stringBytes
             : external ? 0
             : count * Math.Max(1, ElementTypes.SizeOf((OnnxElementType)type));
-        return (name, bytes, external);
+        return (name, bytes, external, (OnnxElementType)type);
     }
 
     private static OnnxValueInfo ReadValueInfo(ProtoReader r)

@@ -222,4 +222,21 @@ public sealed class ModelInfoTests
         Assert.Equal(1, root.GetProperty("op_types").GetProperty("Identity").GetInt32());
         Assert.Equal("v\"q", root.GetProperty("metadata_props").GetProperty("k").GetString());
     }
+
+    [Fact]
+    public void Quantization_format_and_weight_bytes_per_type_are_reported()
+    {
+        var qdq = ModelInfo.Parse(QdqMlp.Generate().OnnxBytes);
+        Assert.Equal("QDQ", qdq.QuantizationFormat);
+        Assert.Equal(64 * 256 + 256 * 256 + 256 * 4 + 3 + 3, qdq.InitializerBytesByType["int8"]); // weights + zero points
+        Assert.Contains("quantization:  QDQ", qdq.Format());
+
+        var qop = ModelInfo.ParseFile(Path.Combine(OnnxTestData.NodeDir("test_qlinearmatmul_2D"), "model.onnx"));
+        Assert.Equal("QOperator", qop.QuantizationFormat);
+        var dyn = ModelInfo.ParseFile(Path.Combine(OnnxTestData.NodeDir("test_dynamicquantizelinear"), "model.onnx"));
+        Assert.Equal("dynamic", dyn.QuantizationFormat);
+        var plain = ModelInfo.Parse(QdqMlp.Generate(new QdqMlpOptions { FloatBaseline = true }).OnnxBytes);
+        Assert.Equal("none", plain.QuantizationFormat);
+        Assert.False(plain.InitializerBytesByType.ContainsKey("int8"));
+    }
 }
