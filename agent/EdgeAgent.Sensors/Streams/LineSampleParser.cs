@@ -74,6 +74,7 @@ internal sealed class LineSampleParser
     public LineParseOutcome Parse(ReadOnlySpan<byte> line, Span<float> values, out double timestampSeconds)
     {
         timestampSeconds = double.NaN;
+        if (line.StartsWith("\uFEFF"u8)) line = line[3..]; // UTF-8 byte order mark (spreadsheet exports)
         line = line.Trim((byte)' ');
         if (line.IsEmpty || line[0] == (byte)'#') return LineParseOutcome.Skipped;
         return _format == LineFormat.Csv ? ParseCsv(line, values, out timestampSeconds) : ParseJson(line, values, out timestampSeconds);

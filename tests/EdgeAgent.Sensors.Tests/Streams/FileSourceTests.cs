@@ -34,6 +34,19 @@ public sealed class FileSourceTests : IDisposable
     }
 
     [Fact]
+    public async Task A_byte_order_mark_from_a_spreadsheet_export_is_ignored()
+    {
+        string path = _dir.File("excel.csv");
+        File.WriteAllBytes(path, [0xEF, 0xBB, 0xBF, .. "ax,t,ay\r\n1,0.5,2\r\n"u8]);
+        await using var source = LineStreamSource.ForFile(path, new LineStreamSettings());
+        Assert.Equal(new[] { "ax", "ay" }, source.Channels);
+        var sample = Assert.Single(await Collect.SamplesAsync(source));
+        Assert.Equal(new[] { 1f, 2f }, sample.Values);
+        Assert.Equal(500_000_000, sample.TimeNs);
+        Assert.Equal(0, source.Stats.BadTotal);
+    }
+
+    [Fact]
     public async Task Malformed_lines_in_a_file_are_counted_and_the_good_ones_still_arrive()
     {
         string path = Write("bad.jsonl", string.Join('\n',
