@@ -36,6 +36,50 @@ public static class JsonTensorReader
     }
 
     /// <summary>
+    /// Parses one tensor for a model input: element type and name come from <paramref name="input"/>, and the
+    /// values may be given flat or with any nesting whose element count fits the input's shape. A shape that
+    /// already fits (symbolic or unknown dims match any size) is kept; otherwise the values are reshaped to the
+    /// declared shape, inferring at most one non-fixed dimension (typically the batch) from the count.
+    /// </summary>
+    /// <exception cref="OnnxFormatException">The values cannot be read or do not fit the input, e.g.
+    /// "input 'window' expects float32[1,3,128] (384 values) but the JSON has shape [2,3] (6 values)".</exception>
+    public static OnnxTensor ParseFor(ReadOnlySpan<byte> utf8Json, OnnxValueInfo input)
+    {
+        var tensor = Parse(utf8Json, input.ElementType, input.Name);
+        return FitTo(tensor, input);
+    }
+
+    /// <summary>Reshapes <paramref name="tensor"/> to <paramref name="input"/>'s declared shape when needed (see <see cref="ParseFor"/>).</summary>
+    public static OnnxTensor FitTo(OnnxTensor tensor, OnnxValueInfo input)
+    {
+        if (input.Shape is null) return tensor;
+        var shape = input.Shape;
+        bool fits = tensor.Dims.Length == shape.Count && shape.Select((d, i) => d.Value is not long v || v == tensor.Dims[i]).All(x => x);
+        if (fits) return tensor;
+
+        long fixedProduct = 1;
+        int open = -1, openCount = 0;
+        for (int i = 0; i < shape.Count; i++)
+        {
+            if (shape[i].Value is long v) fixedProduct = v == 0 || fixedProduct <= long.MaxValue / v ? fixedProduct * v : long.MaxValue;
+            else
+            {
+                open = i;
+                openCount++;
+            }
+        }
+        long count = tensor.ElementCount;
+        if (openCount == 0 && count == fixedProduct)
+            return tensor.Reshape(shape.Select(d => d.Value!.Value).ToArray());
+        if (openCount == 1 && fixedProduct > 0 && count % fixedProduct == 0)
+            return tensor.Reshape(shape.Select((d, i) => i == open ? count / fixedProduct : d.Value!.Value).ToArray());
+
+        string need = openCount == 0 ? $"{fixedProduct} values" : $"a multiple of {fixedProduct} values";
+        throw new OnnxFormatException(
+            $"Input '{input.Name}' expects {ElementTypes.Name(input.ElementType)}{OnnxDim.Format(shape)} ({need}) but the JSON has shape [{string.Join(',', tensor.Dims)}] ({count} values).");
+    }
+
+    /// <summary>
     /// Parses an object mapping input names to tensors (<c>{"x":[[…]], "mask":{"dims":…,"data":…}}</c>),
     /// using <paramref name="inputTypes"/> for each input's element type. Unknown names are rejected.
     /// </summary>

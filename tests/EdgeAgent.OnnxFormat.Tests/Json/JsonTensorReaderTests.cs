@@ -116,4 +116,31 @@ public sealed class JsonTensorReaderTests
         Assert.Contains("'y'", e.Message);
         Assert.Contains("x, mask", e.Message);
     }
+
+    [Fact]
+    public void Values_for_a_model_input_are_reshaped_to_its_declared_shape()
+    {
+        var window = new OnnxValueInfo("window", OnnxElementType.Float, [1, 3, 4]);
+        string flat = "[" + string.Join(",", Enumerable.Range(0, 12)) + "]";
+        var t = JsonTensorReader.ParseFor(System.Text.Encoding.UTF8.GetBytes(flat), window);
+        Assert.Equal(new long[] { 1, 3, 4 }, t.Dims);
+        Assert.Equal("window", t.Name);
+        Assert.Equal(11f, t.GetData<float>()[11]);
+
+        var batched = new OnnxValueInfo("x", OnnxElementType.Int8, ["batch", 2]);
+        Assert.Equal(new long[] { 3, 2 }, JsonTensorReader.ParseFor("[1,2,3,4,5,6]"u8, batched).Dims);
+        Assert.Equal(new long[] { 2, 2 }, JsonTensorReader.ParseFor("[[1,2],[3,4]]"u8, batched).Dims); // already fits
+        var unknownRank = new OnnxValueInfo("u", OnnxElementType.Float, null);
+        Assert.Equal(new long[] { 2 }, JsonTensorReader.ParseFor("[1,2]"u8, unknownRank).Dims);
+    }
+
+    [Fact]
+    public void Values_that_do_not_fit_the_model_input_are_rejected_with_both_shapes()
+    {
+        var window = new OnnxValueInfo("window", OnnxElementType.Float, [1, 3, 128]);
+        var e = Assert.Throws<OnnxFormatException>(() => JsonTensorReader.ParseFor("[[1,2,3],[4,5,6]]"u8, window));
+        Assert.Equal("Input 'window' expects float32[1,3,128] (384 values) but the JSON has shape [2,3] (6 values).", e.Message);
+        var batched = new OnnxValueInfo("x", OnnxElementType.Float, ["batch", 4]);
+        Assert.Contains("a multiple of 4 values", Assert.Throws<OnnxFormatException>(() => JsonTensorReader.ParseFor("[1,2,3]"u8, batched)).Message);
+    }
 }
