@@ -116,6 +116,31 @@ public sealed class UnixSocketSourceTests : IDisposable
     }
 
     [Fact]
+    public async Task A_consumer_that_falls_behind_loses_the_oldest_samples_and_the_drops_are_counted()
+    {
+        var settings = Settings() with { QueueCapacity = 4 };
+        await using var source = new UnixSocketSource(settings);
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        await using var samples = source.ReadAllAsync(cts.Token).GetAsyncEnumerator(cts.Token);
+        var first = samples.MoveNextAsync();
+        await Eventually.True(() => File.Exists(settings.Path), "socket bound");
+        using var client = await ConnectAsync(settings.Path);
+        await SendAsync(client, "t,ax,ay\n0,0,0\n");
+        Assert.True(await first);
+        // The consumer now holds sample 0 and does not ask for more while 100 further samples arrive.
+        await SendAsync(client, string.Concat(Enumerable.Range(1, 100).Select(i => $"{i},{i},{i}\n")));
+        await Eventually.True(() => source.Stats.Accepted == 101, "all lines parsed");
+        Assert.Equal(100 - 4, source.Stats.Dropped);
+        var rest = new List<float>();
+        for (int i = 0; i < 4; i++)
+        {
+            Assert.True(await samples.MoveNextAsync());
+            rest.Add(samples.Current.Values.Span[0]);
+        }
+        Assert.Equal(new[] { 97f, 98f, 99f, 100f }, rest);
+    }
+
+    [Fact]
     public async Task A_stale_socket_file_is_replaced_but_a_regular_file_is_not()
     {
         var settings = Settings();

@@ -82,6 +82,11 @@ public sealed class DeviceStreamTests : IDisposable
             var reading = Collect.SamplesAsync(source, max: 2, cts.Token);
             // Raw mode: no CR→NL translation or line editing; a CR-LF line ending must reach the parser intact.
             await Eventually.True(() => BaudOf(slave) == 57600, "termios applied");
+            var (lflag, cflag, vmin) = ModeOf(slave);
+            Assert.Equal(0u, lflag & (0x2u | 0x8u));   // ICANON and ECHO off: no line editing, no echo
+            Assert.Equal(0x30u, cflag & 0x30u);        // CS8
+            Assert.Equal(0x80u, cflag & 0x80u);        // CREAD
+            Assert.Equal(1, vmin);                     // read returns as soon as one byte is there
             Posix.WriteAll(master, "1,2,3\r\n4,5");
             Posix.WriteAll(master, ",6\n");
             var samples = await reading;
@@ -107,6 +112,18 @@ public sealed class DeviceStreamTests : IDisposable
         var e = await Assert.ThrowsAsync<SensorSourceException>(() => Collect.SamplesAsync(source));
         Assert.Contains("serial device /dev/ttyEdgeAgentNone cannot be opened", e.Message);
         Assert.Contains("it does not exist", e.Message);
+    }
+
+    private static unsafe (uint Lflag, uint Cflag, byte Vmin) ModeOf(string tty)
+    {
+        int fd = Posix.OpenReadOnly(tty);
+        try
+        {
+            byte* t = stackalloc byte[128];
+            Assert.Equal(0, Libc.TcGetAttr(fd, t));
+            return (*(uint*)(t + 12), *(uint*)(t + 8), t[17 + 6]); // glibc termios: c_lflag @12, c_cflag @8, c_cc[VMIN] @17+6
+        }
+        finally { Posix.Close(fd); }
     }
 
     private static int? BaudOf(string tty)
