@@ -71,6 +71,7 @@ public sealed class TufClient
     public async Task RefreshAsync(CancellationToken cancellationToken)
     {
         _trusted = null;
+        using var exclusive = MetadataLock.Acquire(_store.Path);
         var state = TrustState.Load(_store.Path);
         var rootBytes = _store.TryRead("root", _options.RootMaxLength)
                         ?? throw new TufException(TufFailureKind.State, $"No trusted root.json in '{_store.Path}'. {TrustState.RecoveryHint}");

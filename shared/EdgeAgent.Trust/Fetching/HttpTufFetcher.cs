@@ -32,7 +32,6 @@ public sealed class HttpTufFetcher : ITufFetcher, IDisposable
         var start = _time.GetTimestamp();
         long received = 0;
         string? abortReason = null;
-        var abortKind = TufFailureKind.TooSlow;
 
         await using var timer = _time.CreateTimer(_ =>
         {
@@ -55,10 +54,7 @@ public sealed class HttpTufFetcher : ITufFetcher, IDisposable
             if (resumeFrom > 0 && response.StatusCode != HttpStatusCode.PartialContent)
                 throw new TufDownloadException(TufFailureKind.Download, uri, $"GET {uri} ignored the Range request (HTTP {(int)response.StatusCode}); restart the download from zero.", (int)response.StatusCode);
             if (response.Content.Headers.ContentLength is { } announced && resumeFrom + announced > limits.MaxLength)
-            {
-                abortKind = TufFailureKind.TooLarge;
                 throw new TufDownloadException(TufFailureKind.TooLarge, uri, $"GET {uri} announces {resumeFrom + announced} bytes, above the {limits.MaxLength}-byte limit; not downloading it.");
-            }
 
             await using var body = await response.Content.ReadAsStreamAsync(watchdog.Token).ConfigureAwait(false);
             var buffer = new byte[16 * 1024];
@@ -75,15 +71,17 @@ public sealed class HttpTufFetcher : ITufFetcher, IDisposable
             }
             return total;
         }
-        catch (OperationCanceledException e) when (!cancellationToken.IsCancellationRequested && abortReason is not null)
+        catch (Exception e) when (!cancellationToken.IsCancellationRequested && abortReason is not null
+                                  && e is OperationCanceledException or IOException or HttpRequestException)
         {
-            throw new TufDownloadException(abortKind, uri, $"GET {uri} {abortReason}.", inner: e);
+            // The watchdog cut the transfer; whatever the socket layer threw, report why.
+            throw new TufDownloadException(TufFailureKind.TooSlow, uri, $"GET {uri} {abortReason}.", inner: e);
         }
         catch (HttpRequestException e)
         {
             throw new TufDownloadException(TufFailureKind.Download, uri, $"GET {uri} failed: {e.Message}", (int?)e.StatusCode, e);
         }
-        catch (IOException e) when (abortReason is null)
+        catch (IOException e)
         {
             throw new TufDownloadException(TufFailureKind.Download, uri, $"GET {uri} failed while reading: {e.Message}", inner: e);
         }

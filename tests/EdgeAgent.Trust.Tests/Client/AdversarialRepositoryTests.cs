@@ -553,4 +553,29 @@ public sealed class AdversarialRepositoryTests
         await bed.RefreshAsync();
         Assert.Equal(bed.Repo.Files["metadata/1.snapshot.json"], File.ReadAllBytes(Path.Combine(bed.MetadataDir, "snapshot.json")));
     }
+
+    [Fact]
+    public async Task Concurrent_update_of_the_same_directory_is_refused_not_interleaved()
+    {
+        await using var bed = await RefreshedBedAsync();
+        using (MetadataLock.Acquire(bed.MetadataDir))
+        {
+            var e = await bed.RefreshRefusedAsync(TufFailureKind.State);
+            Assert.Contains("Another process", e.Message);
+        }
+        await bed.RefreshAsync(); // released with the holder
+    }
+
+    [Fact]
+    public async Task Missing_metadata_directory_fails_closed_with_the_recovery_hint()
+    {
+        await using var bed = await TufTestBed.CreateAsync();
+        var client = new EdgeAgent.Trust.Client.TufClient(new EdgeAgent.Trust.Client.TufClientOptions
+        {
+            MetadataDirectory = Path.Combine(bed.Directory, "nowhere"), MetadataBaseUri = bed.Server.MetadataUri,
+        }, bed.Fetcher, bed.Clock);
+        var e = await Assert.ThrowsAsync<TufException>(() => client.RefreshAsync(Ct));
+        Assert.Equal(TufFailureKind.State, e.Kind);
+        Assert.Contains("init", e.Message);
+    }
 }
