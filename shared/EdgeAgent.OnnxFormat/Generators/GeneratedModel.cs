@@ -71,19 +71,19 @@ public sealed record GeneratedModel(
     double MinArgMaxAgreement)
 {
     /// <summary>
-    /// Input/expected-output pairs for a bundle's golden-vector check: in-distribution inputs from
+    /// Input/expected-output pairs, e.g. for a bundle's golden-vector check: in-distribution inputs from
     /// <see cref="QuantizedReference.SampleInput"/> (seeds <paramref name="firstSeed"/>, +1, …) with the reference's
     /// probabilities, shaped and named like the model's input and output (batch 1). Compare with
     /// <see cref="ProbabilityTolerance"/>.
     /// </summary>
-    public IReadOnlyList<GoldenVector> GoldenVectors(int count, ulong firstSeed = 1)
+    public IReadOnlyList<ReferenceSample> ReferenceSamples(int count, ulong firstSeed = 1)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(count);
-        var vectors = new GoldenVector[count];
+        var vectors = new ReferenceSample[count];
         for (int i = 0; i < count; i++)
         {
             float[] x = Reference.SampleInput(firstSeed + (ulong)i);
-            vectors[i] = new GoldenVector(
+            vectors[i] = new ReferenceSample(
                 OnnxTensor.Create(InputName, InputShape, x),
                 OnnxTensor.Create(OutputName, OutputShape, Reference.Run(x)));
         }
@@ -91,5 +91,9 @@ public sealed record GeneratedModel(
     }
 }
 
-/// <summary>One golden vector: a model input and the output the model must produce for it (within a tolerance).</summary>
-public sealed record GoldenVector(OnnxTensor Input, OnnxTensor ExpectedOutput);
+/// <summary>
+/// A model input and the output the reference computes for it; the model must reproduce it within
+/// <see cref="GeneratedModel.ProbabilityTolerance"/>. (Named apart from the bundle manifest's GoldenVector,
+/// which is what these become when written into a bundle.)
+/// </summary>
+public sealed record ReferenceSample(OnnxTensor Input, OnnxTensor ExpectedOutput);

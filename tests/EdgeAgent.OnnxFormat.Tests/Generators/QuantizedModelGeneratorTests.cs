@@ -226,13 +226,13 @@ public sealed class FloatBaselineTests
     }
 }
 
-public sealed class GoldenVectorTests
+public sealed class ReferenceSampleTests
 {
     [Fact]
-    public void Golden_vectors_are_shaped_like_the_model_and_reproducible()
+    public void Reference_samples_are_shaped_like_the_model_and_reproducible()
     {
         var mlp = QdqMlp.Generate();
-        var golden = mlp.GoldenVectors(5);
+        var golden = mlp.ReferenceSamples(5);
         Assert.Equal(5, golden.Count);
         Assert.All(golden, g =>
         {
@@ -241,7 +241,7 @@ public sealed class GoldenVectorTests
             Assert.Equal("probabilities", g.ExpectedOutput.Name);
             Assert.Equal(new long[] { 1, 4 }, g.ExpectedOutput.Dims);
         });
-        var again = mlp.GoldenVectors(5);
+        var again = mlp.ReferenceSamples(5);
         Assert.True(golden.Zip(again).All(p => p.First.Input.ContentEquals(p.Second.Input) && p.First.ExpectedOutput.ContentEquals(p.Second.ExpectedOutput)));
         // They survive the file formats a bundle would carry them in.
         var viaNpy = NpyFormat.Read(NpyFormat.Write(golden[0].Input), "input");
