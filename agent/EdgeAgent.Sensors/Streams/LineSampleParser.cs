@@ -30,6 +30,8 @@ internal enum LineParseOutcome
 /// bad (<see cref="BadSampleReason.UnknownChannel"/>), missing channels are
 /// <see cref="BadSampleReason.WrongArity"/>. <c>null</c> or the strings "NaN"/"Infinity" give non-finite
 /// values, which the windower counts and skips.</para>
+/// <para>With <c>timestampRequired</c> (replay at recorded timing) a JSONL line without the timestamp is
+/// <see cref="BadSampleReason.WrongArity"/> and a CSV header without it is a fault of the stream.</para>
 /// <para>Not thread-safe: one instance per stream or connection (it holds the CSV header state).</para>
 /// </remarks>
 internal sealed class LineSampleParser
@@ -48,10 +50,12 @@ internal sealed class LineSampleParser
     private readonly bool[] _seen;
     private int[] _columns;
     private bool _awaitingHeader;
+    private readonly bool _timestampRequired;
 
     public LineSampleParser(string sourceName, IReadOnlyList<string> channels, LineFormat format, bool csvHeader,
-        string? timestampField, SensorStats stats)
+        string? timestampField, SensorStats stats, bool timestampRequired = false)
     {
+        _timestampRequired = timestampRequired && !string.IsNullOrEmpty(timestampField);
         _sourceName = sourceName;
         _channels = channels;
         _channelUtf8 = channels.Select(Encoding.UTF8.GetBytes).ToArray();
@@ -133,6 +137,9 @@ internal sealed class LineSampleParser
             throw new SensorSourceException(
                 $"{_sourceName}: CSV header '{string.Join(',', names)}' lacks channel(s) {string.Join(", ", missing.Select(m => $"'{m}'"))}; " +
                 $"configured channels are {string.Join(", ", _channels)}");
+        if (_timestampRequired && !columns.Contains(TimestampColumn))
+            throw new SensorSourceException(
+                $"{_sourceName}: replay at recorded timing needs the timestamp column '{_timestampField}', but the CSV header is '{string.Join(',', names)}'");
         if (unknown) _stats.CountBad(BadSampleReason.UnknownChannel);
         _columns = columns;
     }
@@ -199,6 +206,8 @@ internal sealed class LineSampleParser
             return Bad(BadSampleReason.Unparseable);
         }
         foreach (bool seen in _seen) if (!seen) return Bad(BadSampleReason.WrongArity);
+        // A line that cannot be placed on the replay timeline is incomplete for this stream.
+        if (_timestampRequired && double.IsNaN(timestampSeconds)) return Bad(BadSampleReason.WrongArity);
         return LineParseOutcome.Sample;
     }
 

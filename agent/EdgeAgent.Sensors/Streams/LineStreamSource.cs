@@ -35,7 +35,8 @@ public sealed record LineStreamSettings
 /// <para><b>Replay:</b> with <see cref="ReplayTiming.Recorded"/>, sample <i>i</i> is released
 /// (tᵢ − t₀) / speed after the first one, measured on the injected <see cref="TimeProvider"/> from the
 /// first sample (absolute schedule, so delays do not accumulate). A timestamp that goes backwards is not
-/// waited for.</para>
+/// waited for. Every line must then carry a timestamp: a JSONL line without one is counted as
+/// <see cref="BadSampleReason.WrongArity"/>, a CSV header without the column is a fault.</para>
 /// <para><b>Back-pressure:</b> files, FIFOs and stdin prefer <see cref="SampleBackPressure.Wait"/> (their
 /// writer can wait); a serial device prefers <see cref="SampleBackPressure.DropOldest"/> (a UART cannot).</para>
 /// </remarks>
@@ -147,9 +148,10 @@ public sealed class LineStreamSource : ISensorSource
             throw new InvalidOperationException($"{Name}: ReadAllAsync may be enumerated only once");
         using var stream = _open(cancellationToken);
         var splitter = new LineSplitter(_settings.MaxLineBytes, Stats);
-        var parser = new LineSampleParser(Name, _settings.Channels, _settings.Format, _settings.CsvHeader, _settings.TimestampField, Stats);
+        bool pace = _settings.Replay == ReplayTiming.Recorded && _settings.TimestampField is not null;
+        var parser = new LineSampleParser(Name, _settings.Channels, _settings.Format, _settings.CsvHeader, _settings.TimestampField, Stats,
+            timestampRequired: pace);
         var values = new float[_settings.Channels.Count];
-        bool pace = _settings.Replay == ReplayTiming.Recorded;
         double firstTimestamp = double.NaN;
         long replayStart = 0;
         bool endOfStream = false;

@@ -107,6 +107,25 @@ public sealed class FileSourceTests : IDisposable
     }
 
     [Fact]
+    public async Task Recorded_replay_needs_timestamps_on_every_line()
+    {
+        string jsonl = Write("partly.jsonl", "{\"t\": 0, \"v\": 1}\n{\"v\": 2}\n{\"t\": 0, \"v\": 3}\n");
+        await using var source = LineStreamSource.ForFile(jsonl,
+            new LineStreamSettings { Format = LineFormat.Jsonl, Channels = ["v"], Replay = ReplayTiming.Recorded });
+        Assert.Equal(new[] { 1f, 3f }, (await Collect.SamplesAsync(source)).Select(s => s.Values[0]));
+        Assert.Equal(1, source.Stats.Bad(BadSampleReason.WrongArity));
+
+        string csv = Write("untimed.csv", "v\n1\n2\n");
+        await using var untimed = LineStreamSource.ForFile(csv, new LineStreamSettings { Replay = ReplayTiming.Recorded });
+        var e = await Assert.ThrowsAsync<SensorSourceException>(() => Collect.SamplesAsync(untimed));
+        Assert.Equal($"file:{csv}: replay at recorded timing needs the timestamp column 't', but the CSV header is 'v'", e.Message);
+
+        // Without recorded replay the same data is fine: samples get their arrival time.
+        await using var fast = LineStreamSource.ForFile(csv, new LineStreamSettings());
+        Assert.Equal(2, (await Collect.SamplesAsync(fast)).Count);
+    }
+
+    [Fact]
     public async Task As_fast_as_possible_ignores_timestamps_for_pacing_but_keeps_them_for_gap_detection()
     {
         // 50 Hz data with a 1 s hole: replayed instantly, the pipeline still sees the gap and resets the window.
