@@ -116,10 +116,13 @@ public sealed class OutboxDrainer
                         }
                         encoded = _encoder.Encode(_options.DeviceId, lane.Stream, batch.BootId, batch.Events, _time.GetUtcNow());
                     }
-                    catch
+                    catch (Exception ex) when (ex is not OperationCanceledException)
                     {
+                        // A read or encode problem (e.g. SQLite busy or an I/O error) must not end
+                        // the drainer: back this lane off like a failed publish.
                         _outbox.Release(lane.Stream);
-                        throw;
+                        Backoff(lane, ex, $"reading {TelemetryStreams.WireName(lane.Stream)} events");
+                        continue;
                     }
                     events?.Take(batch.Events.Length);
                     bytes?.Take(encoded.Payload.Length);
@@ -190,19 +193,23 @@ public sealed class OutboxDrainer
         }
         catch (Exception ex)
         {
-            lane.Failures++;
             Interlocked.Increment(ref _failures);
-            var backoff = Math.Min(_options.MaxRetryDelay.TotalMilliseconds,
-                _options.InitialRetryDelay.TotalMilliseconds * Math.Pow(2, Math.Min(lane.Failures - 1, 20)));
-            backoff *= 0.8 + (Random.Shared.NextDouble() * 0.4); // jitter: devices reconnecting together do not retry in lockstep
-            lane.RetryAt = _time.GetTimestamp() + (long)(backoff / 1000.0 * _time.TimestampFrequency);
-            _logger.LogWarning("Publishing {Stream} batch {BootId}:{FirstSeq}..{LastSeq} failed ({Error}); retry in {Delay} ms",
-                TelemetryStreams.WireName(lane.Stream), batch.BootId, batch.Events[0].Seq, batch.Events[^1].Seq, ex.Message, (long)backoff);
+            Backoff(lane, ex, $"publishing {TelemetryStreams.WireName(lane.Stream)} batch {batch.BootId}:{batch.Events[0].Seq}..{batch.Events[^1].Seq}");
         }
         finally
         {
             _outbox.Release(lane.Stream);
         }
+    }
+
+    private void Backoff(Lane lane, Exception ex, string what)
+    {
+        lane.Failures++;
+        var backoff = Math.Min(_options.MaxRetryDelay.TotalMilliseconds,
+            _options.InitialRetryDelay.TotalMilliseconds * Math.Pow(2, Math.Min(lane.Failures - 1, 20)));
+        backoff *= 0.8 + (Random.Shared.NextDouble() * 0.4); // jitter: devices reconnecting together do not retry in lockstep
+        lane.RetryAt = _time.GetTimestamp() + (long)(backoff / 1000.0 * _time.TimestampFrequency);
+        _logger.LogWarning("Outbox drainer: {What} failed ({Error}); retry in {Delay} ms", what, ex.Message, (long)backoff);
     }
 
     private static TimeSpan? Min(TimeSpan? a, TimeSpan b) => a is { } x && x < b ? x : b;

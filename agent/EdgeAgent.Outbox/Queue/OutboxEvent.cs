@@ -16,7 +16,7 @@ public enum PayloadFormat : byte
 /// <param name="Stream">Queue it belongs to; decides the MQTT topic and whether it may be dropped.</param>
 /// <param name="Payload">Copied by the outbox on append; the caller may reuse its buffer afterwards.</param>
 /// <param name="Format">Encoding of <paramref name="Payload"/>.</param>
-/// <param name="Priority">0 (default) .. 255; carried on the wire. The drainer serves the stream whose oldest event has the highest priority first among equally ranked streams.</param>
+/// <param name="Priority">0 (default) .. 255; carried on the wire for the hub. It does not reorder events: order per stream is fixed, and streams are served in the order update, drift, fallback-case, telemetry.</param>
 /// <param name="Timestamp">When it happened; null = now (the outbox's <see cref="TimeProvider"/>).</param>
 /// <param name="MergeKey">Drift windows only: windows with the same key (e.g. "model/feature") may be merged under disk pressure.</param>
 public readonly record struct OutboxEvent(

@@ -514,7 +514,17 @@ public sealed class TelemetryOutbox : IAsyncDisposable
                 if (!more.IsCompleted && await Task.WhenAny(more, Task.Delay(remaining, _time)).ConfigureAwait(false) != more) break;
                 if (!await more.ConfigureAwait(false)) break;
             }
-            if (group.Count > 0) ProcessGroup(group);
+            if (group.Count == 0) continue;
+            try
+            {
+                ProcessGroup(group);
+            }
+            catch (Exception ex)
+            {
+                // Never let the writer task die: every later append would wait forever.
+                _logger.LogError(ex, "Outbox writer failed on a group of {Count} items", group.Count);
+                Fail(group, ex);
+            }
         }
     }
 
@@ -1026,7 +1036,10 @@ public sealed class TelemetryOutbox : IAsyncDisposable
 
     // ---------------------------------------------------------------- shutdown
 
-    /// <summary>Commits everything queued, checkpoints, closes the connections. Idempotent.</summary>
+    /// <summary>
+    /// Commits everything queued, checkpoints, closes the connections. Idempotent. Stop any
+    /// <see cref="Drain.OutboxDrainer"/> using this outbox first (cancel its <c>RunAsync</c> and await it).
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
