@@ -284,9 +284,9 @@ public sealed record ModelInfo(
                     r.ExpectWireType(wt, WireType.LengthDelimited, field);
                     var (name, bytes, external, type) = ScanTensor(r.ReadMessage("TensorProto"));
                     string typeName = ElementTypes.Name(type);
-                    g.BytesByType[typeName] = g.BytesByType.GetValueOrDefault(typeName) + bytes;
+                    g.BytesByType[typeName] = SaturatingAdd(g.BytesByType.GetValueOrDefault(typeName), bytes);
                     g.InitializerCount++;
-                    g.InitializerBytes += bytes;
+                    g.InitializerBytes = SaturatingAdd(g.InitializerBytes, bytes);
                     if (external) g.ExternalCount++;
                     g.InitializerNames.Add(name);
                     break;
@@ -297,6 +297,8 @@ public sealed record ModelInfo(
         }
         return g;
     }
+
+    private static long SaturatingAdd(long a, long b) => a > long.MaxValue - b ? long.MaxValue : a + b;
 
     private static string ReadNodeOpType(ProtoReader r)
     {
@@ -342,7 +344,7 @@ public sealed record ModelInfo(
         long bytes = rawBytes >= 0 ? rawBytes
             : type == (int)OnnxElementType.String ? stringBytes
             : external ? 0
-            : count * Math.Max(1, ElementTypes.SizeOf((OnnxElementType)type));
+            : (long)Math.Min((double)count * Math.Max(1, ElementTypes.SizeOf((OnnxElementType)type)), long.MaxValue); // dims are claims: saturate
         return (name, bytes, external, (OnnxElementType)type);
     }
 

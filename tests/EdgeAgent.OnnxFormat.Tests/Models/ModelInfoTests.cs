@@ -240,3 +240,27 @@ public sealed class ModelInfoTests
         Assert.False(plain.InitializerBytesByType.ContainsKey("int8"));
     }
 }
+
+public sealed class ModelInfoHostileInputTests
+{
+    [Fact]
+    public void Initializers_claiming_absurd_dims_do_not_overflow_the_byte_count()
+    {
+        var tensor = new EdgeAgent.OnnxFormat.Protobuf.ProtoWriter();
+        tensor.WriteInt64Field(1, long.MaxValue / 2);
+        tensor.WriteInt64Field(1, 1L << 40);
+        tensor.WriteInt32Field(2, (int)OnnxElementType.Double);
+        tensor.WriteStringField(8, "huge");
+        var graph = new EdgeAgent.OnnxFormat.Protobuf.ProtoWriter();
+        graph.WriteMessage(5, tensor);
+        graph.WriteMessage(5, tensor);
+        var model = new EdgeAgent.OnnxFormat.Protobuf.ProtoWriter();
+        model.WriteInt64Field(1, 8);
+        model.WriteMessage(7, graph);
+        var info = ModelInfo.Parse(model.WrittenSpan);
+        Assert.Equal(2, info.InitializerCount);
+        Assert.Equal(long.MaxValue, info.InitializerBytes);
+        // Decoding them is refused instead of attempted.
+        Assert.Throws<OnnxFormatException>(() => ModelInfo.ReadInitializers(model.WrittenSpan));
+    }
+}
