@@ -79,7 +79,8 @@ public sealed class SensorPipeline
     public int ExtraBuffersAllocated => _pool.Allocated - (_options.QueueCapacity + 3);
 
     /// <summary>Runs until the source ends or <paramref name="cancellationToken"/> is cancelled. Call once per
-    /// pipeline (a source is enumerated once); windows are delivered on the calling context, one at a time.</summary>
+    /// pipeline (a source is enumerated once). <c>onWindow</c> is called one window at a time, never
+    /// concurrently, on a thread-pool thread.</summary>
     /// <param name="windowBuffer">Destination of every window; at least <see cref="WindowSpec.ElementCount"/> floats.</param>
     /// <param name="onWindow">Called once per window after it was written into <paramref name="windowBuffer"/>.</param>
     /// <param name="cancellationToken">Stops source and windowing; RunAsync then throws <see cref="OperationCanceledException"/>.</param>
