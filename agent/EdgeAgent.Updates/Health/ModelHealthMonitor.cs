@@ -1,0 +1,162 @@
+using System.Threading.Channels;
+
+namespace EdgeAgent.Updates.Health;
+
+/// <summary>One live inference as seen by the pipeline (copied for the shadow run).</summary>
+public sealed record LiveSample(float[] Input, float[] Output);
+
+/// <summary>Health figures of one window of live inferences.</summary>
+public sealed record HealthSnapshot(
+    long Calls,
+    long Failures,
+    double P99Ms,
+    double DominantClassShare,
+    int DominantClass,
+    double LowConfidenceShare,
+    TimeSpan Elapsed)
+{
+    public double ErrorRate => Calls + Failures == 0 ? 0 : (double)Failures / (Calls + Failures);
+}
+
+/// <summary>
+/// Collects the health of the serving model from the inference pipeline: the pipeline calls
+/// <see cref="Record"/> after every inference (latency + output probabilities) and
+/// <see cref="RecordFailure"/> on a failed call. The update manager starts a new window at
+/// activation (<see cref="StartWindow"/>, keeping the old model's window as baseline) and judges
+/// it when the health window ends. While a shadow run is attached, inputs and outputs are copied to
+/// it through a bounded channel that drops when full, so the serving path never waits.
+/// Thread safe; <see cref="Record"/> takes a short lock and allocates only while shadowing.
+/// </summary>
+public sealed class ModelHealthMonitor(TimeProvider? time = null, int latencySamples = 4096)
+{
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
+    private readonly Lock _gate = new();
+    private readonly double[] _latencies = new double[latencySamples];
+    private long _calls, _failures, _lowConfidence;
+    private long[] _classCounts = [];
+    private long _windowStart = (time ?? TimeProvider.System).GetTimestamp();
+    private double _confidenceThreshold;
+    private ChannelWriter<LiveSample>? _shadow;
+
+    /// <summary>Starts a new window (e.g. at activation) and returns the closing one.</summary>
+    public HealthSnapshot StartWindow(double confidenceThreshold)
+    {
+        lock (_gate)
+        {
+            var closing = SnapshotLocked();
+            _calls = _failures = _lowConfidence = 0;
+            _classCounts = [];
+            _confidenceThreshold = confidenceThreshold;
+            _windowStart = _time.GetTimestamp();
+            return closing;
+        }
+    }
+
+    public HealthSnapshot Snapshot()
+    {
+        lock (_gate) return SnapshotLocked();
+    }
+
+    /// <summary>One successful inference: its latency and its output probabilities (one window).</summary>
+    public void Record(ReadOnlySpan<float> input, ReadOnlySpan<float> probabilities, TimeSpan latency)
+    {
+        var top = 0;
+        for (var i = 1; i < probabilities.Length; i++)
+            if (probabilities[i] > probabilities[top]) top = i;
+        var confidence = probabilities.IsEmpty ? 0 : probabilities[top];
+        ChannelWriter<LiveSample>? shadow;
+        lock (_gate)
+        {
+            _latencies[_calls % _latencies.Length] = latency.TotalMilliseconds;
+            _calls++;
+            if (_classCounts.Length < probabilities.Length) Array.Resize(ref _classCounts, probabilities.Length);
+            if (!probabilities.IsEmpty) _classCounts[top]++;
+            if (confidence < _confidenceThreshold) _lowConfidence++;
+            shadow = _shadow;
+        }
+        shadow?.TryWrite(new LiveSample(input.ToArray(), probabilities.ToArray()));
+    }
+
+    public void RecordFailure()
+    {
+        lock (_gate) _failures++;
+    }
+
+    /// <summary>Routes copies of live samples to a shadow run until <see cref="DetachShadow"/>.</summary>
+    public ChannelReader<LiveSample> AttachShadow(int capacity = 256)
+    {
+        var channel = Channel.CreateBounded<LiveSample>(new BoundedChannelOptions(capacity) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
+        lock (_gate) _shadow = channel.Writer;
+        return channel.Reader;
+    }
+
+    public void DetachShadow()
+    {
+        lock (_gate)
+        {
+            _shadow?.TryComplete();
+            _shadow = null;
+        }
+    }
+
+    private HealthSnapshot SnapshotLocked()
+    {
+        var n = (int)Math.Min(_calls, _latencies.Length);
+        var lat = _latencies.AsSpan(0, n).ToArray();
+        Array.Sort(lat);
+        var dominant = 0;
+        for (var i = 1; i < _classCounts.Length; i++)
+            if (_classCounts[i] > _classCounts[dominant]) dominant = i;
+        var share = _calls == 0 || _classCounts.Length == 0 ? 0 : (double)_classCounts[dominant] / _calls;
+        return new HealthSnapshot(_calls, _failures, Validation.BundleValidator.Percentile(lat, 0.99), share, dominant,
+            _calls == 0 ? 0 : (double)_lowConfidence / _calls, _time.GetElapsedTime(_windowStart));
+    }
+}
+
+/// <summary>When a new model is judged unhealthy in its health window (compared with the old model's baseline window).</summary>
+public sealed record HealthPolicy
+{
+    /// <summary>Length of the health window.</summary>
+    public TimeSpan Window { get; init; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>Live inferences needed before a verdict; without them the window is extended up to <see cref="MaxWindow"/>.</summary>
+    public long MinCalls { get; init; } = 200;
+
+    /// <summary>Longest observation; after it a model without enough traffic is committed (and the event says so).</summary>
+    public TimeSpan MaxWindow { get; init; } = TimeSpan.FromHours(1);
+
+    public double MaxErrorRate { get; init; } = 0.01;
+
+    /// <summary>p99 may exceed the manifest budget by this factor before it counts as blown.</summary>
+    public double LatencyBudgetFactor { get; init; } = 1.0;
+
+    /// <summary>A single class taking at least this share of predictions is a collapse (unless the old model did the same).</summary>
+    public double CollapseShare { get; init; } = 0.97;
+
+    /// <summary>Share of predictions under the confidence threshold that counts as a confidence collapse...</summary>
+    public double MaxLowConfidenceShare { get; init; } = 0.6;
+
+    /// <summary>...when also this much above the old model's share.</summary>
+    public double LowConfidenceMargin { get; init; } = 0.3;
+
+    /// <summary>How often the window is checked (an obvious failure rolls back before the window ends).</summary>
+    public TimeSpan PollInterval { get; init; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Returns a refusal when <paramref name="now"/> is unhealthy, else null.</summary>
+    public UpdateRefusedException? Judge(HealthSnapshot now, HealthSnapshot baseline, double latencyBudgetMs)
+    {
+        if (now.Calls + now.Failures < MinCalls) return null;
+        if (now.ErrorRate > MaxErrorRate)
+            return new(UpdateRefusal.HealthErrors, $"{now.Failures} of {now.Calls + now.Failures} live inferences failed ({now.ErrorRate:P1}, limit {MaxErrorRate:P1}).");
+        if (now.P99Ms > latencyBudgetMs * LatencyBudgetFactor)
+            return new(UpdateRefusal.HealthLatency, $"p99 latency on live data is {now.P99Ms:0.###} ms, above the {latencyBudgetMs:0.###} ms budget.");
+        var baselineCollapsed = baseline.Calls >= MinCalls && baseline.DominantClassShare >= CollapseShare;
+        if (now.DominantClassShare >= CollapseShare && !baselineCollapsed)
+            return new(UpdateRefusal.HealthCollapse,
+                $"outputs collapsed: class {now.DominantClass} took {now.DominantClassShare:P1} of {now.Calls} live predictions (the previous model's top class had {baseline.DominantClassShare:P1}).");
+        if (now.LowConfidenceShare > MaxLowConfidenceShare && now.LowConfidenceShare > baseline.LowConfidenceShare + LowConfidenceMargin)
+            return new(UpdateRefusal.HealthConfidence,
+                $"confidence collapsed: {now.LowConfidenceShare:P1} of live predictions are under the threshold (previous model {baseline.LowConfidenceShare:P1}).");
+        return null;
+    }
+}
