@@ -48,6 +48,8 @@ public sealed class MqttClient : IAsyncDisposable
     private ushort _nextPacketId;
     private long _sequence;
     private bool _everConnected;
+    private long _connectedAt;
+    private int _shortLivedConnections;
     private bool _disposed;
 
     public MqttClient(MqttClientOptions options)
@@ -295,6 +297,7 @@ public sealed class MqttClient : IAsyncDisposable
         }
 
         _ = connection.Completion.ContinueWith(t => OnConnectionEnded(connection, t.Result), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        Volatile.Write(ref _connectedAt, _options.TimeProvider.GetTimestamp());
         SetState(MqttConnectionState.Connected, null, result);
         _connected.TrySetResult();
         if (resubscribe is not null)
@@ -363,6 +366,11 @@ public sealed class MqttClient : IAsyncDisposable
 
             _requests.Clear();
             reconnect = reason is not null && _options.AutoReconnect && !_disposed && !_lifetime.IsCancellationRequested;
+            // A connection that dies right after CONNACK (broker kicks us, a poison message, a
+            // session take-over fight) must not turn into a tight reconnect loop: the pipeline's
+            // backoff only sees failed connects, so flapping gets its own backoff below.
+            bool shortLived = _options.TimeProvider.GetElapsedTime(Volatile.Read(ref _connectedAt)) < StableConnection;
+            _shortLivedConnections = shortLived ? _shortLivedConnections + 1 : 0;
         }
 
         _ = connection.DisposeAsync();
@@ -380,11 +388,38 @@ public sealed class MqttClient : IAsyncDisposable
         }
     }
 
+    private static readonly TimeSpan StableConnection = TimeSpan.FromSeconds(10);
+
+    /// <summary>Jittered exponential delay for the n-th consecutive short-lived connection (0 = none).</summary>
+    internal TimeSpan FlappingDelay(int shortLived)
+    {
+        if (shortLived <= 1)
+        {
+            return TimeSpan.Zero;
+        }
+
+        double factor = Math.Pow(2, Math.Min(shortLived - 2, 16));
+        double ms = Math.Min(_options.ReconnectMaxDelay.TotalMilliseconds, _options.ReconnectMinDelay.TotalMilliseconds * factor);
+        return TimeSpan.FromMilliseconds(ms * (0.5 + Random.Shared.NextDouble()));
+    }
+
     private async Task ReconnectLoopAsync()
     {
         CancellationToken stop = _lifetime.Token;
         try
         {
+            int shortLived;
+            lock (_sync)
+            {
+                shortLived = _shortLivedConnections;
+            }
+
+            TimeSpan delay = FlappingDelay(shortLived);
+            if (delay > TimeSpan.Zero)
+            {
+                await Task.Delay(delay, _options.TimeProvider, stop).ConfigureAwait(false);
+            }
+
             await _reconnectPipeline.ExecuteAsync(
                 async ct =>
                 {

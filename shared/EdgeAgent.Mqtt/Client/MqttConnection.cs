@@ -352,6 +352,11 @@ internal sealed class MqttConnection : IAsyncDisposable
         {
             Terminate(new MqttConnectionLostException($"Connection lost while reading: {ex.Message}", ex));
         }
+        catch (Exception ex)
+        {
+            // A bug, not a network event: end the connection and report it as it is.
+            Terminate(ex);
+        }
     }
 
     /// <summary>MQTT 5 §3.3.2.3.4: a topic plus alias sets the mapping; an empty topic uses it.</summary>
@@ -406,9 +411,14 @@ internal sealed class MqttConnection : IAsyncDisposable
         {
             // Closed locally.
         }
-        catch (Exception ex) when (ex is IOException or ObjectDisposedException or System.Net.Sockets.SocketException or NotSupportedException)
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or System.Net.Sockets.SocketException)
         {
             Terminate(new MqttConnectionLostException($"Connection lost while writing: {ex.Message}", ex));
+        }
+        catch (Exception ex)
+        {
+            // A bug, not a network event: end the connection and report it as it is.
+            Terminate(ex);
         }
         finally
         {

@@ -271,3 +271,30 @@ public sealed class SessionTests
         }
     }
 }
+
+public sealed class TakeoverTests
+{
+    [Fact]
+    public async Task Session_take_over_by_the_same_client_id_ends_the_older_connection()
+    {
+        await using var broker = await MosquittoBroker.StartAsync();
+        var first = new MqttClient(TestClient.Options(broker, "same-id") with { AutoReconnect = false });
+        await using var _f = first;
+        var ended = new TaskCompletionSource<Exception?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        first.ConnectionStateChanged += (_, e) =>
+        {
+            if (e.State == MqttConnectionState.Disconnected)
+            {
+                ended.TrySetResult(e.Reason);
+            }
+        };
+        await first.ConnectAsync();
+        var (second, _) = await TestClient.ConnectAsync(TestClient.Options(broker, "same-id") with { AutoReconnect = false });
+        await using var _s = second;
+        // Mosquitto 2.0.11 closes the socket without a DISCONNECT 0x8E; a broker that sends one
+        // surfaces as MqttServerDisconnectException (see MisbehavingBrokerTests).
+        var reason = await ended.Task.WaitAsync(TestClient.Patience);
+        Assert.IsAssignableFrom<MqttConnectionLostException>(reason);
+        Assert.Equal(MqttConnectionState.Connected, second.State);
+    }
+}
