@@ -160,6 +160,7 @@ public sealed class TufClient
     {
         if (_trusted is null) await RefreshAsync(cancellationToken).ConfigureAwait(false);
         var set = _trusted!;
+        using var exclusive = MetadataLock.Acquire(_store.Path); // delegated roles get persisted
         var stack = new Stack<(string Role, string Delegator)>();
         stack.Push(("targets", "root"));
         var visited = new HashSet<string>(StringComparer.Ordinal);
