@@ -255,6 +255,13 @@ public sealed class MqttClient : IAsyncDisposable
                 throw new ObjectDisposedException(nameof(MqttClient));
             }
 
+            if (_lifetime.IsCancellationRequested)
+            {
+                // DisconnectAsync ran while this (re)connect was in progress: do not resurrect.
+                connection.Abort(new OperationCanceledException("disconnected while connecting"));
+                throw new OperationCanceledException("The client was disconnected while connecting.");
+            }
+
             _connection = connection;
             _lastConnect = result;
             _window.Limit = Math.Min(_options.MaxInflight, (int)result.ReceiveMaximum);
@@ -975,7 +982,16 @@ public sealed class MqttClient : IAsyncDisposable
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !stop.IsCancellationRequested)
         {
-            // Not acknowledged on purpose: the broker redelivers on session resume.
+            // Not acknowledged on purpose: the broker redelivers on session resume. For QoS 2 the
+            // id must be forgotten, or the redelivery would be taken for a duplicate and dropped.
+            if (packet.QoS == MqttQualityOfService.ExactlyOnce)
+            {
+                lock (_sync)
+                {
+                    _incomingQoS2.Remove(packet.PacketId);
+                }
+            }
+
             MessageHandlerFailed?.Invoke(this, new MqttMessageHandlerFailedEventArgs(message, ex));
             return;
         }

@@ -148,6 +148,44 @@ public sealed class SessionTests
         Assert.True(client.ConnectResult!.SessionPresent);
     }
 
+    [Theory]
+    [InlineData(MqttQualityOfService.AtLeastOnce)]
+    [InlineData(MqttQualityOfService.ExactlyOnce)]
+    public async Task Message_whose_handler_failed_is_not_acknowledged_and_comes_back_on_the_resumed_session(MqttQualityOfService qos)
+    {
+        await using var broker = await MosquittoBroker.StartAsync();
+        var client = new MqttClient(TestClient.Options(broker, "handler-fails-" + (int)qos) with { CleanStart = false, SessionExpiryInterval = 600 });
+        await using var _c = client;
+        var failed = new TaskCompletionSource<MqttMessageHandlerFailedEventArgs>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var delivered = new TaskCompletionSource<MqttApplicationMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
+        int calls = 0;
+        client.MessageHandlerFailed += (_, e) => failed.TrySetResult(e);
+        client.MessageHandler = (m, _) =>
+        {
+            if (Interlocked.Increment(ref calls) == 1)
+            {
+                throw new IOException("disk full while storing the message");
+            }
+
+            delivered.TrySetResult(m);
+            return ValueTask.CompletedTask;
+        };
+        await client.ConnectAsync();
+        await client.SubscribeAsync("hf/t", qos);
+        var (pub, _) = await TestClient.ConnectAsync(broker);
+        await using var _p = pub;
+        await pub.PublishAsync(TestClient.Message("hf/t", "precious", qos));
+
+        MqttMessageHandlerFailedEventArgs failure = await failed.Task.WaitAsync(TestClient.Patience);
+        Assert.IsType<IOException>(failure.Exception);
+        Assert.Equal("precious", failure.Message.Text());
+
+        client.AbortConnection(); // the link drops; the session stays on the broker
+        MqttApplicationMessage again = await delivered.Task.WaitAsync(TestClient.Patience);
+        Assert.Equal("precious", again.Text());
+        Assert.True(again.Duplicate);
+    }
+
     [Fact]
     public async Task Unacknowledged_publish_is_resent_with_the_same_id_and_dup_after_reconnect()
     {
