@@ -165,4 +165,24 @@ public sealed class AgentCliTests : IDisposable
         Assert.InRange(windows, 20, 30);
         Assert.Contains("counted and skipped, never fatal", r.Stdout);
     }
+
+    [Fact]
+    public async Task Predict_reshapes_a_flat_json_window_and_names_both_shapes_when_the_count_is_wrong()
+    {
+        string model = Path.Combine(_dir, "cnn.onnx");
+        Assert.Equal(0, (await AgentProcess.RunAgentAsync("make-model", "--kind", "cnn", "--output", model)).ExitCode);
+        string flat = Path.Combine(_dir, "flat.json");
+        await File.WriteAllTextAsync(flat, "[" + string.Join(',', Enumerable.Repeat("0.5", 384)) + "]");
+        var ok = await AgentProcess.RunAgentAsync("predict", "--model", model, "--input", flat, "--json");
+        Assert.True(ok.ExitCode == 0, ok.Stderr);
+        using (var doc = JsonDocument.Parse(ok.Stdout))
+            Assert.Equal(4, doc.RootElement.GetProperty("outputs")[0].GetProperty("values")[0].GetArrayLength());
+
+        string shortFile = Path.Combine(_dir, "short.json");
+        await File.WriteAllTextAsync(shortFile, "[" + string.Join(',', Enumerable.Repeat("0.5", 383)) + "]");
+        var bad = await AgentProcess.RunAgentAsync("predict", "--model", model, "--input", shortFile);
+        Assert.Equal(1, bad.ExitCode);
+        Assert.Contains("[1,3,128]", bad.Stderr);
+        Assert.Contains("383", bad.Stderr);
+    }
 }

@@ -102,13 +102,18 @@ internal static class PredictCommand
     private static OnnxTensor ReadTensor(string path, TensorSpec spec)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"input file '{path}' for '{spec.Name}' does not exist");
-        return Path.GetExtension(path).ToLowerInvariant() switch
+        var tensor = Path.GetExtension(path).ToLowerInvariant() switch
         {
             ".npy" => NpyFormat.ReadFile(path, spec.Name),
             ".pb" => TensorProtoCodec.ReadFile(path).WithName(spec.Name),
             ".json" => JsonTensorReader.Parse(File.ReadAllBytes(path), spec.ElementType, spec.Name),
             var ext => throw new CliUsageException($"input file '{path}': unknown extension '{ext}' (use .json, .npy or .pb)"),
         };
+        // Values given flat (or with another nesting of the same count) are reshaped to the model's declared
+        // shape; a count that cannot fit gives a message naming both shapes.
+        var declared = new OnnxValueInfo(spec.Name, spec.ElementType,
+            spec.Shape.Select(d => d >= 0 ? OnnxDim.Fixed(d) : OnnxDim.Unknown).ToArray());
+        return tensor.ElementType == spec.ElementType ? JsonTensorReader.FitTo(tensor, declared) : tensor;
     }
 
     private static long NonFiniteCount(OnnxTensor t) => t.Data switch
