@@ -27,8 +27,12 @@ public static class EdgeAgentHost
 {
     /// <summary>Loads and validates the configuration and returns a builder with every hosting service registered.</summary>
     /// <exception cref="AgentConfigurationException">The configuration has errors; the message lists each one.</exception>
+    /// <param name="sources">Config file, command-line overrides, environment.</param>
+    /// <param name="sensorsValidator">The sensor library's validation of the <c>sensors</c> section.</param>
+    /// <param name="console">Where journald lines go; standard output by default.</param>
+    /// <param name="systemd">systemd variables; read from the process environment by default.</param>
     public static HostApplicationBuilder CreateBuilder(AgentConfigurationSources sources,
-        AgentOptionsBinder.SectionValidator? sensorsValidator = null, TextWriter? console = null)
+        AgentOptionsBinder.SectionValidator? sensorsValidator = null, TextWriter? console = null, SystemdEnvironment? systemd = null)
     {
         var loaded = AgentConfiguration.Load(sources, sensorsValidator);
         var options = loaded.GetOptionsOrThrow();
@@ -42,7 +46,7 @@ public static class EdgeAgentHost
         });
         sources.AddTo(builder.Configuration);
         builder.Logging.AddAgentLogging(options.Logging, console);
-        builder.Services.AddEdgeAgentHosting(options, loaded.Problems);
+        builder.Services.AddEdgeAgentHosting(options, loaded.Problems, systemd);
         return builder;
     }
 
@@ -68,7 +72,8 @@ public static class EdgeAgentHost
         services.AddSingleton<AgentMetrics>();
         if (options.Metrics.Enabled)
         {
-            services.AddSingleton(sp => new MetricsExporter(sp.GetRequiredService<MetricsRegistry>(),
+            // Through AgentMetrics so the standard families exist (and show at 0) before the first scrape.
+            services.AddSingleton(sp => new MetricsExporter(sp.GetRequiredService<AgentMetrics>().Registry,
                 System.Net.IPAddress.Parse(options.Metrics.Bind), options.Metrics.Port, sp.GetRequiredService<ILogger<MetricsExporter>>()));
             services.AddHostedService(sp => sp.GetRequiredService<MetricsExporter>());
         }

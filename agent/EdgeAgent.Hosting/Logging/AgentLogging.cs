@@ -12,7 +12,7 @@ namespace EdgeAgent.Hosting.Logging;
 public static class AgentLogging
 {
     /// <summary>File layout: full timestamp and level, because unlike journald a file has no metadata.</summary>
-    public const string FileTemplate = "{Timestamp:yyyy-MM-ddTHH:mm:ss.fffzzz} [{Level:u3}] {SourceContext}: {Message:lj}{NewLine}{Exception}";
+    public const string FileTemplate = "{Timestamp:yyyy-MM-ddTHH:mm:ss.fffzzz} [{Level:u3}] {SourceContext:l}: {Message:lj}{NewLine}{Exception}";
 
     /// <summary>Builds the Serilog logger. The caller owns (and disposes, to flush) the result.</summary>
     /// <param name="options">Level, file path, retention.</param>

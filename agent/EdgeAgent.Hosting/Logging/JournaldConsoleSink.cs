@@ -14,7 +14,7 @@ namespace EdgeAgent.Hosting.Logging;
 public sealed class JournaldConsoleSink(TextWriter output) : ILogEventSink
 {
     private readonly MessageTemplateTextFormatter _formatter =
-        new("{SourceContext}: {Message:lj}{NewLine}{Exception}", CultureInfo.InvariantCulture);
+        new("{SourceContext:l}: {Message:lj}{NewLine}{Exception}", CultureInfo.InvariantCulture);
     private readonly object _gate = new();
 
     /// <summary>syslog priority of a Serilog level: 7 debug, 6 info, 4 warning, 3 error, 2 critical.</summary>

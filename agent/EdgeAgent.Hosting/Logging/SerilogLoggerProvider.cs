@@ -76,7 +76,8 @@ public sealed class SerilogLoggerProvider(Serilog.ILogger logger, bool dispose =
         private static object? Scalar(object? value) => value switch
         {
             null or string or bool or char or byte or sbyte or short or ushort or int or uint or long or ulong
-                or float or double or decimal or DateTime or DateTimeOffset or TimeSpan or Guid or Uri or Enum => value,
+                or float or double or decimal or DateTime or DateTimeOffset or TimeSpan or Guid or Uri => value,
+            Enum e => e.ToString(),
             IFormattable f => f.ToString(null, System.Globalization.CultureInfo.InvariantCulture),
             System.Collections.IEnumerable e => string.Join(", ", e.Cast<object?>()),
             _ => value.ToString(),
