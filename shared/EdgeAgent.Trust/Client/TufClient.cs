@@ -198,30 +198,31 @@ public sealed class TufClient
     /// Downloads <paramref name="target"/> to <paramref name="destinationPath"/>: at most
     /// <see cref="TargetFile.Length"/> bytes are accepted, every known hash must match, and only
     /// then is the file renamed into place (fsync'ed, directory fsync'ed). On failure the
-    /// destination is untouched and the partial file removed.
+    /// destination is untouched.
     /// </summary>
-    public async Task DownloadTargetAsync(TargetInfo target, string destinationPath, CancellationToken cancellationToken)
+    /// <param name="resume">Keep the partial file (<c>.NAME.part</c> beside the destination) when the
+    /// transfer breaks, and continue it with an HTTP Range request next time. Content that fails
+    /// verification is always discarded. Without it, partial files are removed.</param>
+    public async Task DownloadTargetAsync(TargetInfo target, string destinationPath, CancellationToken cancellationToken, bool resume = false)
     {
         var baseUri = _options.TargetBaseUri ?? throw new InvalidOperationException("TargetBaseUri is not configured.");
         if (_trusted is null) await RefreshAsync(cancellationToken).ConfigureAwait(false);
         var uri = new Uri(baseUri, TargetUrlPath(target.File, _trusted!.Root.Signed.ConsistentSnapshot));
         var what = $"target '{target.Path}'";
-        using var hashes = HashCheck.CreateIncremental(target.Hashes, what);
         var full = Path.GetFullPath(destinationPath);
         var partial = Path.Combine(Path.GetDirectoryName(full)!, "." + Path.GetFileName(full) + ".part");
+        if (!resume) TryDelete(partial);
         try
         {
-            long written;
-            await using (var file = new FileStream(partial, FileMode.Create, FileAccess.Write, FileShare.None, 64 * 1024, FileOptions.Asynchronous))
-            await using (var hashing = new HashingWriteStream(file, hashes))
+            try
             {
-                written = await _fetcher.FetchAsync(uri, hashing, Limits(target.Length, _options.TargetDeadline), 0, cancellationToken).ConfigureAwait(false);
-                await hashing.FlushAsync(cancellationToken).ConfigureAwait(false);
-                file.Flush(flushToDisk: true);
+                await DownloadToPartialAsync(target, uri, partial, what, cancellationToken).ConfigureAwait(false);
             }
-            if (written != target.Length)
-                throw new TufException(TufFailureKind.LengthOrHash, $"{what} is {written} bytes but the trusted metadata pins {target.Length} bytes.");
-            hashes.Verify();
+            catch (TufDownloadException e) when (resume && e.Message.Contains("ignored the Range request", StringComparison.Ordinal))
+            {
+                TryDelete(partial); // the server cannot resume: start over once
+                await DownloadToPartialAsync(target, uri, partial, what, cancellationToken).ConfigureAwait(false);
+            }
             File.Move(partial, full, overwrite: true);
             DurableFile.SyncDirectory(Path.GetDirectoryName(full)!);
         }
@@ -230,11 +231,53 @@ public sealed class TufClient
             TryDelete(partial);
             throw new TufException(TufFailureKind.TooLarge, $"{what} is longer than the {target.Length} bytes the trusted metadata pins; download refused. ({e.Message})", e);
         }
+        catch (TufDownloadException) when (resume)
+        {
+            throw; // transport failure: keep the verified-so-far prefix for the next attempt
+        }
         catch
         {
             TryDelete(partial);
             throw;
         }
+    }
+
+    private async Task DownloadToPartialAsync(TargetInfo target, Uri uri, string partial, string what, CancellationToken cancellationToken)
+    {
+        using var hashes = HashCheck.CreateIncremental(target.Hashes, what);
+        long existing = 0;
+        if (File.Exists(partial))
+        {
+            existing = new FileInfo(partial).Length;
+            if (existing > target.Length) { TryDelete(partial); existing = 0; }
+            else
+            {
+                // The prefix is re-hashed, not trusted: the final hash covers every byte.
+                await using var old = new FileStream(partial, FileMode.Open, FileAccess.Read, FileShare.Read, 64 * 1024, FileOptions.Asynchronous);
+                var buffer = new byte[64 * 1024];
+                int n;
+                while ((n = await old.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0) hashes.Append(buffer.AsSpan(0, n));
+            }
+        }
+        long written;
+        await using (var file = new FileStream(partial, existing > 0 ? FileMode.Append : FileMode.Create, FileAccess.Write, FileShare.None, 64 * 1024, FileOptions.Asynchronous))
+        await using (var hashing = new HashingWriteStream(file, hashes))
+        {
+            try
+            {
+                written = existing == target.Length
+                    ? existing
+                    : await _fetcher.FetchAsync(uri, hashing, Limits(target.Length, _options.TargetDeadline), existing, cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                await hashing.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+                file.Flush(flushToDisk: true);
+            }
+        }
+        if (written != target.Length)
+            throw new TufException(TufFailureKind.LengthOrHash, $"{what} is {written} bytes but the trusted metadata pins {target.Length} bytes.");
+        hashes.Verify();
     }
 
     /// <summary>

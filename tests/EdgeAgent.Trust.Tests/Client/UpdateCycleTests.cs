@@ -162,4 +162,53 @@ public sealed class UpdateCycleTests
         var e = await Assert.ThrowsAsync<TufException>(() => c2.DownloadTargetAsync(t2, Path.Combine(bad.TargetDir, "x"), Ct));
         Assert.Contains("sha512", e.Message);
     }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Broken_target_download_resumes_with_a_range_request_and_is_verified_whole(bool serverSupportsRange)
+    {
+        var payload = System.Security.Cryptography.RandomNumberGenerator.GetBytes(100_000);
+        await using var bed = await TufTestBed.CreateAsync(r => r.AddTarget("big.bin", payload));
+        bed.Server.SupportsRange = serverSupportsRange;
+        var client = bed.NewClient();
+        var target = await client.GetTargetAsync("big.bin", Ct);
+        var url = "targets/" + TufClient.TargetUrlPath(target.File, true);
+        var first = true;
+        bed.Server.Override = p => p == url && first ? new ServedResponse(200, payload) { TruncateAfter = 40_000 } : null;
+        var dest = Path.Combine(bed.TargetDir, "big.bin");
+
+        var e = await Assert.ThrowsAsync<TufDownloadException>(() => client.DownloadTargetAsync(target, dest, Ct, resume: true));
+        Assert.Equal(TufFailureKind.Download, e.Kind);
+        Assert.False(File.Exists(dest));
+        var partial = Path.Combine(bed.TargetDir, ".big.bin.part");
+        Assert.True(new FileInfo(partial).Length is > 0 and <= 40_000);
+
+        first = false;
+        await client.DownloadTargetAsync(target, dest, Ct, resume: true);
+        Assert.Equal(payload, File.ReadAllBytes(dest));
+        Assert.False(File.Exists(partial));
+        var requests = bed.Server.Requests.Where(r => r.StartsWith(url, StringComparison.Ordinal)).ToArray();
+        Assert.Contains(requests, r => r.Contains("Range: bytes=", StringComparison.Ordinal)); // it always tries to resume
+        // A server without Range support answers 200 to the ranged request: the client starts over.
+        Assert.Equal(serverSupportsRange ? 2 : 3, requests.Length);
+    }
+
+    [Fact]
+    public async Task Resumed_prefix_that_was_tampered_with_fails_the_final_hash_and_is_discarded()
+    {
+        var payload = System.Security.Cryptography.RandomNumberGenerator.GetBytes(10_000);
+        await using var bed = await TufTestBed.CreateAsync(r => r.AddTarget("big.bin", payload));
+        var client = bed.NewClient();
+        var target = await client.GetTargetAsync("big.bin", Ct);
+        var dest = Path.Combine(bed.TargetDir, "big.bin");
+        var partial = Path.Combine(bed.TargetDir, ".big.bin.part");
+        File.WriteAllBytes(partial, new byte[5_000]); // not the real prefix
+        var e = await Assert.ThrowsAsync<TufException>(() => client.DownloadTargetAsync(target, dest, Ct, resume: true));
+        Assert.Equal(TufFailureKind.LengthOrHash, e.Kind);
+        Assert.False(File.Exists(partial));
+        Assert.False(File.Exists(dest));
+        await client.DownloadTargetAsync(target, dest, Ct, resume: true);
+        Assert.Equal(payload, File.ReadAllBytes(dest));
+    }
 }

@@ -67,8 +67,21 @@ public sealed class HttpTufFetcherTests
     {
         await using var server = new RepositoryHttpServer();
         server.Files["f"] = "0123456789"u8.ToArray();
+        server.SupportsRange = false;
         using var fetcher = new HttpTufFetcher();
         var e = await Assert.ThrowsAsync<TufDownloadException>(() => fetcher.FetchAsync(new Uri(server.BaseUri, "f"), Stream.Null, Limits(), 4, CancellationToken.None));
         Assert.Contains("ignored the Range request", e.Message);
+    }
+
+    [Fact]
+    public async Task Resume_asks_for_the_remaining_bytes_only()
+    {
+        await using var server = new RepositoryHttpServer();
+        server.Files["f"] = "0123456789"u8.ToArray();
+        using var fetcher = new HttpTufFetcher();
+        using var ms = new MemoryStream();
+        Assert.Equal(10, await fetcher.FetchAsync(new Uri(server.BaseUri, "f"), ms, Limits(max: 10), 4, CancellationToken.None));
+        Assert.Equal("456789"u8.ToArray(), ms.ToArray());
+        Assert.Contains("f [Range: bytes=4-]", server.Requests);
     }
 }

@@ -13,6 +13,12 @@ public sealed record ServedResponse(int Status, byte[] Body)
 
     /// <summary>Send no Content-Length header (body ends with the connection).</summary>
     public bool OmitContentLength { get; init; }
+
+    /// <summary>Announce the full length but hang up after this many bytes (a broken transfer).</summary>
+    public int? TruncateAfter { get; init; }
+
+    /// <summary>Extra header lines (e.g. Content-Range).</summary>
+    public string? ExtraHeaders { get; init; }
 }
 
 /// <summary>
@@ -42,6 +48,9 @@ public sealed class RepositoryHttpServer : IAsyncDisposable
 
     /// <summary>Paths requested so far, in order.</summary>
     public ConcurrentQueue<string> Requests { get; } = new();
+
+    /// <summary>Whether <c>Range: bytes=N-</c> requests get a 206 partial answer (default on).</summary>
+    public bool SupportsRange { get; set; } = true;
 
     /// <summary>Consulted first; return null to serve <see cref="Files"/> normally.</summary>
     public Func<string, ServedResponse?>? Override { get; set; }
@@ -77,13 +86,22 @@ public sealed class RepositoryHttpServer : IAsyncDisposable
                 head.Append((char)buf[0]);
                 if (head.Length > 16_384) return;
             }
-            var requestLine = head.ToString().Split("\r\n")[0].Split(' ');
-            var path = requestLine[1].TrimStart('/');
-            Requests.Enqueue(path);
-            var response = Override?.Invoke(path)
-                           ?? (Files.TryGetValue(path, out var body) ? new ServedResponse(200, body) : new ServedResponse(404, "not found"u8.ToArray()));
-            var header = new StringBuilder($"HTTP/1.1 {response.Status} {(response.Status == 200 ? "OK" : "Error")}\r\nConnection: close\r\nContent-Type: application/octet-stream\r\n");
+            var lines = head.ToString().Split("\r\n");
+            var path = lines[0].Split(' ')[1].TrimStart('/');
+            var range = lines.FirstOrDefault(l => l.StartsWith("Range: bytes=", StringComparison.OrdinalIgnoreCase));
+            Requests.Enqueue(range is null ? path : $"{path} [{range}]");
+            var response = Override?.Invoke(path);
+            if (response is null && Files.TryGetValue(path, out var body))
+            {
+                var from = range is null ? 0 : int.Parse(range["Range: bytes=".Length..].TrimEnd('-'), System.Globalization.CultureInfo.InvariantCulture);
+                response = range is null || !SupportsRange
+                    ? new ServedResponse(200, body)
+                    : new ServedResponse(206, body[from..]) { ExtraHeaders = $"Content-Range: bytes {from}-{body.Length - 1}/{body.Length}\r\n" };
+            }
+            response ??= new ServedResponse(404, "not found"u8.ToArray());
+            var header = new StringBuilder($"HTTP/1.1 {response.Status} {(response.Status is 200 or 206 ? "OK" : "Error")}\r\nConnection: close\r\nContent-Type: application/octet-stream\r\n");
             if (!response.OmitContentLength) header.Append($"Content-Length: {response.Body.Length}\r\n");
+            header.Append(response.ExtraHeaders);
             header.Append("\r\n");
             await stream.WriteAsync(Encoding.ASCII.GetBytes(header.ToString()), _stop.Token);
             if (response.DripDelay is { } delay)
@@ -97,7 +115,7 @@ public sealed class RepositoryHttpServer : IAsyncDisposable
             }
             else
             {
-                await stream.WriteAsync(response.Body, _stop.Token);
+                await stream.WriteAsync(response.Body.AsMemory(0, response.TruncateAfter ?? response.Body.Length), _stop.Token);
             }
             await stream.FlushAsync(_stop.Token);
             client.Client.Shutdown(SocketShutdown.Send);
