@@ -455,7 +455,7 @@ public sealed class TelemetryOutbox : IAsyncDisposable
         return new OutboxIntegrityReport(_path, OutboxSchema.Check(c, full: true));
     }, cancellationToken);
 
-    /// <summary>Current depth, sizes and counters.</summary>
+    /// <summary>Current depth, sizes and counters. Counts rows (one indexed scan): call it for a metrics scrape or the CLI, not per event.</summary>
     public OutboxStatistics GetStatistics()
     {
         var pending = new Dictionary<TelemetryStream, long>();
