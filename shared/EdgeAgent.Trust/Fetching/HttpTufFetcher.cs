@@ -21,8 +21,12 @@ public sealed class HttpTufFetcher : ITufFetcher, IDisposable
     public HttpTufFetcher(HttpClient? http = null, TimeProvider? time = null)
     {
         _ownsClient = http is null;
-        _http = http ?? new HttpClient(new SocketsHttpHandler { AutomaticDecompression = DecompressionMethods.None, ConnectTimeout = TimeSpan.FromSeconds(30) });
-        _http.Timeout = Timeout.InfiniteTimeSpan; // deadlines are ours, per file
+        // Deadlines are ours, per file. A supplied client keeps its settings; its Timeout should be
+        // infinite (or longer than any deadline) so that it does not pre-empt the watchdog.
+        _http = http ?? new HttpClient(new SocketsHttpHandler { AutomaticDecompression = DecompressionMethods.None, ConnectTimeout = TimeSpan.FromSeconds(30) })
+        {
+            Timeout = Timeout.InfiniteTimeSpan,
+        };
         _time = time ?? TimeProvider.System;
     }
 

@@ -16,6 +16,7 @@ public sealed class TufKey
 {
     private const string P256Oid = "1.2.840.10045.3.1.7";
     private readonly Lazy<AsymmetricAlgorithm?> _algorithm;
+    private readonly Lock _gate = new(); // the platform key object is not documented as thread safe
 
     private TufKey(CjObject json, string keyType, string scheme, string? publicPem)
     {
@@ -71,12 +72,15 @@ public sealed class TufKey
         catch (FormatException) { return false; }
         try
         {
-            return alg switch
+            lock (_gate)
             {
-                ECDsa ec => ec.VerifyData(data, sig, HashAlgorithmName.SHA256, DSASignatureFormat.Rfc3279DerSequence),
-                RSA rsa => rsa.VerifyData(data, sig, HashAlgorithmName.SHA256, RSASignaturePadding.Pss),
-                _ => false,
-            };
+                return alg switch
+                {
+                    ECDsa ec => ec.VerifyData(data, sig, HashAlgorithmName.SHA256, DSASignatureFormat.Rfc3279DerSequence),
+                    RSA rsa => rsa.VerifyData(data, sig, HashAlgorithmName.SHA256, RSASignaturePadding.Pss),
+                    _ => false,
+                };
+            }
         }
         catch (CryptographicException) { return false; }
     }
