@@ -75,7 +75,7 @@ internal sealed class MqttConnection : IAsyncDisposable
         Limits = limits;
         _time = time;
         _outbound = Channel.CreateUnbounded<OutboundItem>(new UnboundedChannelOptions { SingleReader = true });
-        _throttle = new SemaphoreSlim(limits.OutboundQueueCapacity, limits.OutboundQueueCapacity);
+        _throttle = new SemaphoreSlim(limits.OutboundQueueCapacity);
         _lastSent = _lastReceived = time.GetTimestamp();
     }
 
@@ -131,25 +131,31 @@ internal sealed class MqttConnection : IAsyncDisposable
     /// </summary>
     public async ValueTask<bool> EnqueueThrottledAsync(OutboundItem item, CancellationToken cancellationToken)
     {
-        if (!_throttle.Wait(0))
+        // Terminate() floods the semaphore, so waiters wake up when the connection closes
+        // (no linked token source per waiting message on this hot path).
+        try
         {
-            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stop.Token);
-            try
-            {
-                await _throttle.WaitAsync(linked.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                return false;
-            }
+            await _throttle.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (ObjectDisposedException)
+        {
+            return false;
         }
 
-        if (_outbound.Writer.TryWrite(item with { Throttled = true }))
+        if (IsOpen && _outbound.Writer.TryWrite(item with { Throttled = true }))
         {
             return true;
         }
 
-        _throttle.Release();
+        try
+        {
+            _throttle.Release();
+        }
+        catch (ObjectDisposedException)
+        {
+            // Connection already disposed.
+        }
+
         return false;
     }
 
@@ -223,6 +229,7 @@ internal sealed class MqttConnection : IAsyncDisposable
 
         _outbound.Writer.TryComplete();
         _stop.Cancel();
+        _throttle.Release(1 << 30);
         try
         {
             _stream.Dispose();
