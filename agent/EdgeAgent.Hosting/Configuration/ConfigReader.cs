@@ -33,10 +33,15 @@ internal sealed class ConfigReader(IConfiguration section, string path, List<Con
 
     public bool Has(string key) => Raw(key) is not null;
 
+    /// <summary>The placeholder the packaged agent.json ships with for values only the operator knows.</summary>
+    public const string Placeholder = "CHANGE-ME";
+
     public string? String(string key)
     {
         var v = Raw(key);
-        return string.IsNullOrWhiteSpace(v) ? null : v.Trim();
+        if (string.IsNullOrWhiteSpace(v)) return null;
+        if (v.Trim() == Placeholder) Error(key, $"still has the placeholder {Placeholder} from the packaged agent.json; set the real value");
+        return v.Trim();
     }
 
     public int Int(string key, int fallback, int min, int max)
