@@ -1,1 +1,1 @@
-return EdgeAgent.Hub.HubCli.Run(args);
+return await EdgeAgent.Hub.Cli.HubCli.RunAsync(args);

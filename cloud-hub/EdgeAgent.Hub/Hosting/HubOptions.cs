@@ -1,0 +1,44 @@
+namespace EdgeAgent.Hub.Hosting;
+
+/// <summary>What <c>edgehub serve</c> runs with. Immutable; validated by <see cref="Validate"/>.</summary>
+public sealed record HubOptions
+{
+    /// <summary><c>sqlite:PATH</c> or <c>postgres:CONNECTION-STRING</c>.</summary>
+    public required string Store { get; init; }
+
+    /// <summary>Kestrel listen URLs, e.g. <c>http://127.0.0.1:8080</c>.</summary>
+    public IReadOnlyList<string> Urls { get; init; } = ["http://127.0.0.1:8080"];
+
+    /// <summary>MQTT broker host; null runs the hub without MQTT (API only).</summary>
+    public string? MqttHost { get; init; }
+
+    public int MqttPort { get; init; } = 1883;
+
+    /// <summary>Client id; instances sharing the load need distinct ids (they share the subscription group instead).</summary>
+    public string MqttClientId { get; init; } = "edgehub-" + Environment.MachineName;
+
+    /// <summary>Shared subscription group (<c>$share/GROUP/…</c>): hub instances in one group split the telemetry load.</summary>
+    public string ShareGroup { get; init; } = "hub";
+
+    /// <summary>Telemetry older than this is deleted by the retention loop; 0 keeps everything.</summary>
+    public int RetentionDays { get; init; } = 30;
+
+    public TimeSpan RetentionInterval { get; init; } = TimeSpan.FromHours(1);
+
+    /// <summary>Largest ONNX model the registry accepts.</summary>
+    public long MaxModelBytes { get; init; } = 64L * 1024 * 1024;
+
+    /// <summary>One message per problem, empty when the options are usable.</summary>
+    public IReadOnlyList<string> Validate()
+    {
+        var problems = new List<string>();
+        if (string.IsNullOrWhiteSpace(Store)) problems.Add("--store is required (sqlite:PATH or postgres:CONNECTION-STRING)");
+        if (Urls.Count == 0) problems.Add("--urls needs at least one URL");
+        if (MqttPort is < 1 or > 65535) problems.Add($"--mqtt-port {MqttPort} is not a TCP port (1..65535)");
+        if (RetentionDays < 0) problems.Add($"--retention-days {RetentionDays} must be 0 (keep everything) or positive");
+        if (MaxModelBytes < 1) problems.Add("--max-model-bytes must be positive");
+        if (string.IsNullOrWhiteSpace(ShareGroup) || ShareGroup.IndexOfAny(['/', '+', '#']) >= 0)
+            problems.Add($"--share-group '{ShareGroup}' must be one MQTT topic level without wildcards");
+        return problems;
+    }
+}

@@ -1,0 +1,134 @@
+using EdgeAgent.Hub.Devices;
+using EdgeAgent.Hub.Hosting;
+using EdgeAgent.Hub.Storage;
+using EdgeAgent.Mqtt;
+using EdgeAgent.Mqtt.Packets;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Polly;
+using Polly.Retry;
+
+namespace EdgeAgent.Hub.Ingestion;
+
+/// <summary>
+/// The hub's MQTT side: one persistent session (clean start off, 1 h expiry, so QoS 1 messages wait for
+/// the hub across a restart) subscribed to device status (every instance sees all status) and to
+/// telemetry and drift through shared subscriptions (<c>$share/hub/…</c>, so instances split the load).
+/// Messages are acknowledged only after they are stored (the client acks when the handler returns).
+/// </summary>
+public sealed class MqttHubConsumer(HubOptions options, IHubStore store, TelemetryIngestor ingestor, TimeProvider time, ILogger<MqttHubConsumer> logger)
+    : BackgroundService
+{
+    private MqttClient? _client;
+
+    /// <summary>Current connection state (for /healthz); <c>Disconnected</c> before the first connect.</summary>
+    public MqttConnectionState State => _client?.State ?? MqttConnectionState.Disconnected;
+
+    /// <summary>Completes once the subscriptions of the first connection are acknowledged.</summary>
+    public Task Subscribed => _subscribed.Task;
+
+    private readonly TaskCompletionSource _subscribed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public IReadOnlyList<string> TopicFilters =>
+    [
+        "edgeagent/v1/+/status",
+        $"$share/{options.ShareGroup}/edgeagent/v1/+/telemetry",
+        $"$share/{options.ShareGroup}/edgeagent/v1/+/drift",
+    ];
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (options.MqttHost is null) return;
+        var client = new MqttClient(new MqttClientOptions
+        {
+            Endpoint = MqttEndpoint.Tcp(options.MqttHost, options.MqttPort),
+            ClientId = options.MqttClientId,
+            CleanStart = false,
+            SessionExpiryInterval = 3600,
+            TimeProvider = time,
+        });
+        client.MessageHandler = HandleAsync;
+        client.MessageHandlerFailed += (_, e) =>
+            logger.LogError(e.Exception, "Message on {Topic} not stored; the broker will redeliver it", e.Message.Topic);
+        // The client resubscribes by itself after a reconnect that lost the session.
+        client.ConnectionStateChanged += (_, e) =>
+            logger.LogInformation("MQTT {State} ({Broker})", e.State, $"{options.MqttHost}:{options.MqttPort}");
+        _client = client;
+        var connect = new ResiliencePipelineBuilder().AddRetry(new RetryStrategyOptions
+        {
+            ShouldHandle = new PredicateBuilder().Handle<Exception>(e => e is not OperationCanceledException),
+            MaxRetryAttempts = int.MaxValue,
+            BackoffType = DelayBackoffType.Exponential,
+            UseJitter = true,
+            Delay = TimeSpan.FromMilliseconds(500),
+            MaxDelay = TimeSpan.FromSeconds(30),
+            OnRetry = a =>
+            {
+                logger.LogWarning("MQTT broker {Broker} not reachable ({Error}); retrying in {Delay}", $"{options.MqttHost}:{options.MqttPort}",
+                    a.Outcome.Exception?.Message, a.RetryDelay);
+                return ValueTask.CompletedTask;
+            },
+        }).Build();
+        try
+        {
+            await connect.ExecuteAsync(async ct => await client.ConnectAsync(ct), stoppingToken);
+            await SubscribeAsync(client, stoppingToken);
+            _subscribed.TrySetResult();
+            await Task.Delay(Timeout.Infinite, stoppingToken);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task SubscribeAsync(MqttClient client, CancellationToken ct)
+    {
+        var result = await client.SubscribeAsync(TopicFilters.Select(f => new MqttTopicSubscription(f, MqttQualityOfService.AtLeastOnce)).ToList(), cancellationToken: ct);
+        if (!result.AllSucceeded)
+            logger.LogError("Broker refused subscriptions: {Codes} {Reason}", string.Join(",", result.ReasonCodes), result.ReasonString);
+    }
+
+    private async ValueTask HandleAsync(MqttApplicationMessage message, CancellationToken ct)
+    {
+        if (!HubTopics.TryParseDeviceTopic(message.Topic, out var deviceId, out var leaf))
+        {
+            await store.RecordRejectedMessageAsync(message.Topic, "not a device topic", message.Payload, time.GetUtcNow(), ct);
+            return;
+        }
+        if (leaf == "status")
+        {
+            if (message.Payload.IsEmpty) return; // a cleared retained message, not a report
+            DeviceStatusReport report;
+            try
+            {
+                report = DeviceStatusParser.Parse(message.Payload.Span, time.GetUtcNow());
+            }
+            catch (FormatException e)
+            {
+                await store.RecordRejectedMessageAsync(message.Topic, e.Message, message.Payload, time.GetUtcNow(), ct);
+                return;
+            }
+            await store.RecordDeviceStatusAsync(deviceId, report, ct);
+            logger.LogInformation("{DeviceId} is {State}", deviceId, report.Online ? "online" : "offline");
+            return;
+        }
+        await ingestor.IngestAsync(message.Topic, message.Payload, ct);
+    }
+
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await base.StopAsync(cancellationToken);
+        if (_client is { } c)
+        {
+            try
+            {
+                await c.DisconnectAsync(cancellationToken: cancellationToken);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                logger.LogDebug(e, "MQTT disconnect at shutdown failed");
+            }
+            await c.DisposeAsync();
+        }
+    }
+}

@@ -1,0 +1,230 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using EdgeAgent.Hub.Auth;
+using EdgeAgent.Hub.Tests.Fixtures;
+using EdgeAgent.OnnxFormat.Generators;
+using EdgeAgent.TestSupport.Mosquitto;
+using Xunit;
+
+namespace EdgeAgent.Hub.Tests.Api;
+
+public sealed class AdminApiTests : IAsyncLifetime
+{
+    private RunningHub _hub = null!;
+
+    public async Task InitializeAsync() => _hub = await RunningHub.StartAsync();
+
+    public async Task DisposeAsync() => await _hub.DisposeAsync();
+
+    private static StringContent Json(string json) => new(json, Encoding.UTF8, "application/json");
+
+    [Fact]
+    public async Task Calls_without_a_valid_token_get_401_and_the_attempt_is_audited()
+    {
+        using var anonymous = _hub.Client(null);
+        var r = await anonymous.GetAsync("api/v1/devices");
+        Assert.Equal(HttpStatusCode.Unauthorized, r.StatusCode);
+        Assert.Equal("Bearer", r.Headers.WwwAuthenticate.Single().Scheme);
+        Assert.Contains("edgehub tokens create", await r.Content.ReadAsStringAsync());
+
+        using var forged = _hub.Client("ehub_not-a-real-token");
+        Assert.Equal(HttpStatusCode.Unauthorized, (await forged.PostAsync("api/v1/devices", Json("""{"id":"x"}"""))).StatusCode);
+
+        var audit = await _hub.Store.ListAuditAsync(100);
+        var row = Assert.Single(audit, a => a.Action == "POST /api/v1/devices");
+        Assert.Equal(("anonymous", 401), (row.Actor, row.Status));
+        Assert.Null(await _hub.Store.GetDeviceAsync("x"));
+    }
+
+    [Fact]
+    public async Task Each_role_may_do_exactly_what_it_is_allowed_to()
+    {
+        using var reader = _hub.Client(_hub.ReadOnlyToken);
+        using var op = _hub.Client(_hub.OperatorToken);
+        using var admin = _hub.Client(_hub.AdminToken);
+
+        Assert.Equal(HttpStatusCode.OK, (await reader.GetAsync("api/v1/devices")).StatusCode);
+        var refused = await reader.PostAsync("api/v1/devices", Json("""{"id":"press-1"}"""));
+        Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+        Assert.Contains("needs operator", await refused.Content.ReadAsStringAsync());
+
+        Assert.Equal(HttpStatusCode.Created, (await op.PostAsync("api/v1/devices", Json("""{"id":"press-1","labels":{"site":"lyon"}}"""))).StatusCode);
+        Assert.Equal(HttpStatusCode.Conflict, (await op.PostAsync("api/v1/devices", Json("""{"id":"press-1"}"""))).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await op.DeleteAsync("api/v1/devices/press-1")).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await op.GetAsync("api/v1/audit")).StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, (await reader.GetAsync("api/v1/tokens")).StatusCode);
+
+        var device = await reader.GetFromJsonAsync<JsonObject>("api/v1/devices/press-1");
+        Assert.Equal("lyon", (string?)device!["labels"]!["site"]);
+        Assert.Equal(HttpStatusCode.NoContent, (await admin.DeleteAsync("api/v1/devices/press-1")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await reader.GetAsync("api/v1/devices/press-1")).StatusCode);
+    }
+
+    [Fact]
+    public async Task Bad_input_gets_a_clear_400_and_changes_nothing()
+    {
+        using var op = _hub.Client(_hub.OperatorToken);
+        using var admin = _hub.Client(_hub.AdminToken);
+        var slash = await op.PostAsync("api/v1/devices", Json("""{"id":"a/b"}"""));
+        Assert.Equal(HttpStatusCode.BadRequest, slash.StatusCode);
+        Assert.Contains("cannot appear inside one MQTT topic level", await slash.Content.ReadAsStringAsync());
+        Assert.Equal(HttpStatusCode.BadRequest, (await op.PostAsync("api/v1/devices", Json("{not json"))).StatusCode);
+        var role = await admin.PostAsync("api/v1/tokens", Json("""{"name":"x","role":"superuser"}"""));
+        Assert.Equal(HttpStatusCode.BadRequest, role.StatusCode);
+        Assert.Contains("admin, operator, read-only", await role.Content.ReadAsStringAsync());
+        Assert.Empty(await _hub.Store.ListDevicesAsync());
+        Assert.Equal(3, (await _hub.Store.ListTokensAsync()).Count);
+    }
+
+    [Fact]
+    public async Task Every_mutating_call_leaves_an_audit_row_with_who_what_and_outcome()
+    {
+        using var op = _hub.Client(_hub.OperatorToken);
+        using var admin = _hub.Client(_hub.AdminToken);
+        var calls = new (HttpClient Client, HttpMethod Method, string Path, HttpContent? Body, HttpStatusCode Expected)[]
+        {
+            (op, HttpMethod.Post, "api/v1/devices", Json("""{"id":"d-audit"}"""), HttpStatusCode.Created),
+            (op, HttpMethod.Put, "api/v1/devices/d-audit/labels", Json("""{"zone":"3"}"""), HttpStatusCode.OK),
+            (admin, HttpMethod.Post, "api/v1/tokens", Json("""{"name":"ci","role":"read-only"}"""), HttpStatusCode.Created),
+            (admin, HttpMethod.Post, "api/v1/telemetry/retention", Json("""{"olderThanDays":30}"""), HttpStatusCode.OK),
+            (op, HttpMethod.Post, "api/v1/models", new MultipartFormDataContent(), HttpStatusCode.BadRequest),
+            (admin, HttpMethod.Delete, "api/v1/devices/d-audit", null, HttpStatusCode.NoContent),
+        };
+        foreach (var (client, method, path, body, expected) in calls)
+        {
+            var r = await client.SendAsync(new HttpRequestMessage(method, path) { Content = body });
+            Assert.Equal(expected, r.StatusCode);
+        }
+        var audit = (await _hub.Store.ListAuditAsync(100)).Reverse().ToList();
+        Assert.Equal(calls.Length, audit.Count);
+        for (int i = 0; i < calls.Length; i++)
+        {
+            Assert.Equal($"{calls[i].Method} /{calls[i].Path}", audit[i].Action);
+            Assert.Equal((int)calls[i].Expected, audit[i].Status);
+            Assert.StartsWith(calls[i].Client == admin ? "test-admin (tok_" : "test-operator (tok_", audit[i].Actor);
+        }
+        Assert.Equal("d-audit", audit[0].Target);
+        // Reads are not audited; the audit log itself is readable by admins only.
+        var listed = await admin.GetFromJsonAsync<JsonArray>("api/v1/audit");
+        Assert.Equal(calls.Length, listed!.Count);
+    }
+
+    [Fact]
+    public async Task The_openapi_document_lists_every_api_endpoint_with_its_role()
+    {
+        using var anonymous = _hub.Client(null);
+        var doc = await anonymous.GetFromJsonAsync<JsonObject>("openapi/v1.json");
+        Assert.Equal("3.0.3", (string?)doc!["openapi"]);
+        var paths = doc["paths"]!.AsObject();
+        Assert.Equal("operator", (string?)paths["/api/v1/devices"]!["post"]!["x-required-role"]);
+        Assert.Equal("read-only", (string?)paths["/api/v1/devices"]!["get"]!["x-required-role"]);
+        Assert.Equal("admin", (string?)paths["/api/v1/devices/{id}"]!["delete"]!["x-required-role"]);
+        Assert.NotNull(paths["/api/v1/models"]!["post"]);
+        Assert.NotNull(paths["/api/v1/drift/{model}/{version}"]!["get"]);
+        Assert.Equal("bearer", (string?)doc["components"]!["securitySchemes"]!["bearer"]!["scheme"]);
+    }
+
+    [Fact]
+    public async Task Tokens_create_on_the_command_line_prints_a_working_token_and_stores_only_its_hash()
+    {
+        var dll = Path.Combine(AppContext.BaseDirectory, "edgehub.dll");
+        var created = await ChildProcess.RunAsync("dotnet", [dll, "tokens", "create", "--role", "operator", "--name", "deploy-bot", "--store", "sqlite:" + _hub.StorePath]);
+        Assert.True(created.ExitCode == 0, created.StandardError);
+        var secret = created.StandardOutput.Trim();
+        Assert.StartsWith(ApiTokens.Prefix, secret);
+
+        var tokens = await _hub.Store.ListTokensAsync();
+        var bot = Assert.Single(tokens, t => t.Name == "deploy-bot");
+        Assert.Equal(ApiTokens.Hash(secret), bot.TokenHash);
+        foreach (var file in new[] { _hub.StorePath, _hub.StorePath + "-wal" }.Where(File.Exists))
+            Assert.DoesNotContain(secret, Encoding.Latin1.GetString(await File.ReadAllBytesAsync(file)));
+        Assert.Contains(await _hub.Store.ListAuditAsync(10), a => a.Action == "tokens create" && a.Target == bot.Id);
+
+        using var client = _hub.Client(secret);
+        Assert.Equal(HttpStatusCode.Created, (await client.PostAsync("api/v1/devices", Json("""{"id":"via-cli"}"""))).StatusCode);
+
+        var bad = await ChildProcess.RunAsync("dotnet", [dll, "tokens", "create", "--role", "root", "--store", "sqlite:" + _hub.StorePath]);
+        Assert.Equal(1, bad.ExitCode);
+        Assert.Contains("--role 'root' is not one of admin, operator, read-only", bad.StandardError);
+    }
+
+    [Fact]
+    public async Task A_generated_int8_model_is_registered_after_its_checks_pass()
+    {
+        var model = QdqMlp.Generate();
+        var golden = model.ReferenceSamples(3);
+        var manifest = new JsonObject
+        {
+            ["name"] = "vib-mlp",
+            ["version"] = "1.0.0",
+            ["inputs"] = new JsonArray(new JsonObject { ["name"] = model.InputName, ["dtype"] = "float32", ["shape"] = new JsonArray(model.InputShape.Select(d => (JsonNode)d).ToArray()) }),
+            ["goldenVectors"] = new JsonArray(golden.Select(g => (JsonNode)new JsonObject
+            {
+                ["input"] = new JsonArray(((float[])g.Input.Data).Select(v => (JsonNode)v).ToArray()),
+                ["expected"] = new JsonArray(((float[])g.ExpectedOutput.Data).Select(v => (JsonNode)v).ToArray()),
+                ["tolerance"] = model.ProbabilityTolerance,
+            }).ToArray()),
+        };
+        using var op = _hub.Client(_hub.OperatorToken);
+        var r = await op.PostAsync("api/v1/models", Upload(model.OnnxBytes, manifest.ToJsonString()));
+        var body = await r.Content.ReadAsStringAsync();
+        Assert.True(r.StatusCode == HttpStatusCode.Created, body);
+        var view = JsonNode.Parse(body)!;
+        Assert.Equal(model.OnnxBytes.Length, (long)view["sizeBytes"]!);
+        Assert.Contains("float32", (string?)view["contract"]);
+        Assert.Equal(model.OnnxBytes, await _hub.Store.GetModelOnnxAsync("vib-mlp", "1.0.0"));
+
+        var again = await op.PostAsync("api/v1/models", Upload(model.OnnxBytes, manifest.ToJsonString()));
+        Assert.Equal(HttpStatusCode.Conflict, again.StatusCode);
+        Assert.Contains("already registered", await again.Content.ReadAsStringAsync());
+        Assert.Contains(await _hub.Store.ListAuditAsync(10), a => a.Target == "vib-mlp@1.0.0" && a.Status == 201);
+    }
+
+    [Fact]
+    public async Task A_corrupt_model_is_refused_with_a_clear_message_and_not_stored()
+    {
+        var model = QdqMlp.Generate();
+        using var op = _hub.Client(_hub.OperatorToken);
+        var corrupt = model.OnnxBytes[..(model.OnnxBytes.Length / 2)];
+        var r = await op.PostAsync("api/v1/models", Upload(corrupt, """{"name":"vib-mlp","version":"2"}"""));
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, r.StatusCode);
+        Assert.Contains("model.onnx is not a valid ONNX model", await r.Content.ReadAsStringAsync());
+
+        var garbage = await op.PostAsync("api/v1/models", Upload("not an onnx model at all"u8.ToArray(), """{"name":"vib-mlp","version":"2"}"""));
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, garbage.StatusCode);
+
+        var wrongGolden = await op.PostAsync("api/v1/models", Upload(model.OnnxBytes,
+            $$"""{"name":"vib-mlp","version":"3","goldenVectors":[{"input":[{{string.Join(",", Enumerable.Repeat("0.5", 64))}}],"expected":[1,0,0,0],"tolerance":0.0001}]}"""));
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, wrongGolden.StatusCode);
+        Assert.Contains("golden vector 0: output[", await wrongGolden.Content.ReadAsStringAsync());
+
+        var wrongContract = await op.PostAsync("api/v1/models", Upload(model.OnnxBytes, """{"name":"vib-mlp","version":"4","inputs":[{"name":"input","shape":[1,63]}]}"""));
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, wrongContract.StatusCode);
+        Assert.Contains("manifest input 'input' has shape [1,63]", await wrongContract.Content.ReadAsStringAsync());
+
+        var tooBig = await op.PostAsync("api/v1/models", Upload(model.OnnxBytes, """{"name":"vib-mlp","version":"5","maxSizeBytes":1000}"""));
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, tooBig.StatusCode);
+        Assert.Contains("over the limit of 1000 bytes", await tooBig.Content.ReadAsStringAsync());
+
+        var noName = await op.PostAsync("api/v1/models", Upload(model.OnnxBytes, """{"version":"5"}"""));
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, noName.StatusCode);
+        Assert.Contains("manifest", await noName.Content.ReadAsStringAsync());
+
+        Assert.Empty(await _hub.Store.ListModelsAsync());
+    }
+
+    private static MultipartFormDataContent Upload(byte[] onnx, string manifest)
+    {
+        var form = new MultipartFormDataContent();
+        var model = new ByteArrayContent(onnx);
+        model.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+        form.Add(model, "model", "model.onnx");
+        var m = new StringContent(manifest, Encoding.UTF8, "application/json");
+        form.Add(m, "manifest", "manifest.json");
+        return form;
+    }
+}

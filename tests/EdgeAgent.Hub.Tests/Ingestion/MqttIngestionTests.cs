@@ -1,0 +1,159 @@
+using System.Text;
+using System.Text.Json.Nodes;
+using EdgeAgent.Hub.Tests.Fixtures;
+using EdgeAgent.Mqtt;
+using EdgeAgent.Mqtt.Packets;
+using EdgeAgent.Sketches.Kll;
+using EdgeAgent.Telemetry.Wire;
+using EdgeAgent.TestSupport.Mosquitto;
+using Xunit;
+
+namespace EdgeAgent.Hub.Tests.Ingestion;
+
+/// <summary>Telemetry, drift and status through a real Mosquitto broker into a real hub.</summary>
+public sealed class MqttIngestionTests : IAsyncLifetime
+{
+    private static readonly DateTimeOffset T0 = new(2026, 11, 20, 8, 0, 0, TimeSpan.Zero);
+    private MosquittoBroker _broker = null!;
+    private RunningHub _hub = null!;
+
+    public async Task InitializeAsync()
+    {
+        _broker = await MosquittoBroker.StartAsync();
+        _hub = await RunningHub.StartAsync("127.0.0.1", _broker.Port);
+        await _hub.Mqtt.Subscribed.WaitAsync(TimeSpan.FromSeconds(30));
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _hub.DisposeAsync();
+        await _broker.DisposeAsync();
+    }
+
+    private async Task<MqttClient> DeviceAsync(string id, MqttApplicationMessage? will = null)
+    {
+        var c = new MqttClient(new MqttClientOptions { Endpoint = MqttEndpoint.Tcp("127.0.0.1", _broker.Port), ClientId = "dev-" + id, Will = will, KeepAlive = TimeSpan.FromSeconds(5) });
+        await c.ConnectAsync();
+        return c;
+    }
+
+    private static WireEvent Data(long seq) =>
+        new(seq, T0.AddSeconds(seq), 0, TelemetryEventKind.Data, Encoding.UTF8.GetBytes($$"""{"model":"vib","score":{{seq}}}"""), true);
+
+    private static WireEvent Tombstone(long seq, string boot, long from, long to, long count) =>
+        new(seq, T0.AddSeconds(seq), 255, TelemetryEventKind.Tombstone,
+            Encoding.UTF8.GetBytes($$"""{"stream":"telemetry","bootId":"{{boot}}","fromSeq":{{from}},"toSeq":{{to}},"count":{{count}},"reason":"disk budget exceeded; oldest events dropped"}"""), true);
+
+    private static async Task PublishAsync(MqttClient device, string deviceId, TelemetryStream stream, string boot, IReadOnlyList<WireEvent> events)
+    {
+        var batch = new TelemetryBatchEncoder().Encode(deviceId, stream, boot, events, T0);
+        var r = await device.PublishAsync(new MqttApplicationMessage { Topic = TelemetryStreams.Topic(deviceId, stream), Payload = batch.Payload, ContentType = batch.ContentType });
+        Assert.True(r.ReasonCode < MqttReasonCode.UnspecifiedError, r.ReasonCode.ToString());
+    }
+
+    [Fact]
+    public async Task Batches_with_duplicates_reordering_and_a_tombstone_are_stored_exactly_once_with_the_gap()
+    {
+        const string id = "press-17";
+        var boot = new string('a', 32);
+        await using var device = await DeviceAsync(id);
+        var first = Enumerable.Range(1, 10).Select(i => Data(i)).ToList();
+        var second = Enumerable.Range(11, 10).Select(i => Data(i)).ToList();
+        var overlap = Enumerable.Range(5, 11).Select(i => Data(i)).ToList();
+        var third = new List<WireEvent> { Tombstone(21, boot, 22, 40, 19) };
+        third.AddRange(Enumerable.Range(41, 5).Select(i => Data(i)));
+
+        await PublishAsync(device, id, TelemetryStream.Telemetry, boot, second);   // reordered: later batch first
+        await PublishAsync(device, id, TelemetryStream.Telemetry, boot, first);
+        await PublishAsync(device, id, TelemetryStream.Telemetry, boot, first);    // a retry of a batch whose PUBACK was lost
+        await PublishAsync(device, id, TelemetryStream.Telemetry, boot, overlap);  // overlapping redelivery
+        await PublishAsync(device, id, TelemetryStream.Telemetry, boot, third);
+        await PublishAsync(device, id, TelemetryStream.Telemetry, boot, third);
+
+        // A different boot with the same seqs is new data.
+        await PublishAsync(device, id, TelemetryStream.Telemetry, new string('b', 32), first[..3]);
+
+        var expected = Enumerable.Range(1, 21).Concat(Enumerable.Range(41, 5)).Select(i => (long)i).ToList();
+        await Eventually.ValueAsync(() => _hub.Store.CountEventsAsync(id), n => n >= expected.Count + 3, "all events stored");
+        await Task.Delay(300); // let any (wrong) extra copies arrive before counting
+        var events = await _hub.Store.ListEventsAsync(id, 1000);
+        Assert.Equal(expected, events.Where(e => e.BootId == boot).Select(e => e.Seq));
+        Assert.Equal(3, events.Count(e => e.BootId != boot));
+        Assert.Equal("tombstone", events.Single(e => e.Seq == 21 && e.BootId == boot).Kind);
+        Assert.Contains("\"score\":7", events.Single(e => e.Seq == 7 && e.BootId == boot).Data);
+
+        var gap = Assert.Single(await _hub.Store.ListGapsAsync(id));
+        Assert.Equal((boot, "telemetry", 22L, 40L, 19L), (gap.BootId, gap.Stream, gap.FromSeq, gap.ToSeq, gap.Count));
+        var stats = _hub.Ingestor.DedupStatistics;
+        Assert.True(stats.Duplicates >= 10 + 11 + 6, $"dedup saw {stats.Duplicates} duplicates");
+    }
+
+    [Fact]
+    public async Task Malformed_or_spoofed_batches_are_parked_with_the_reason_and_nothing_is_stored()
+    {
+        await using var device = await DeviceAsync("mallory");
+        await device.PublishAsync(new MqttApplicationMessage { Topic = "edgeagent/v1/mallory/telemetry", Payload = "{not json"u8.ToArray() });
+        var spoofed = new TelemetryBatchEncoder().Encode("victim", TelemetryStream.Telemetry, new string('c', 32), [Data(1)], T0);
+        await device.PublishAsync(new MqttApplicationMessage { Topic = "edgeagent/v1/mallory/telemetry", Payload = spoofed.Payload });
+
+        var rejected = await Eventually.ValueAsync(() => _hub.Store.ListRejectedMessagesAsync(10), r => r.Count >= 2, "two parked messages");
+        Assert.Contains(rejected, r => r.Reason.Contains("not valid batch JSON"));
+        Assert.Contains(rejected, r => r.Reason.Contains("batch deviceId 'victim' does not match the topic's device 'mallory'"));
+        Assert.Equal(spoofed.Payload, rejected.Single(r => r.Reason.Contains("victim")).Payload);
+        Assert.Equal(0, await _hub.Store.CountEventsAsync());
+    }
+
+    [Fact]
+    public async Task Device_status_goes_online_from_the_retained_report_and_offline_through_the_last_will()
+    {
+        const string id = "pump-3";
+        var will = new MqttApplicationMessage { Topic = $"edgeagent/v1/{id}/status", Payload = """{"online":false}"""u8.ToArray(), Retain = true };
+        var device = await DeviceAsync(id, will);
+        await device.PublishAsync(new MqttApplicationMessage
+        {
+            Topic = $"edgeagent/v1/{id}/status", Retain = true,
+            Payload = """{"online":true,"agentVersion":"0.1.0","activeModel":"vib-mlp@1.0.0","updateState":"idle","health":{"inference":"ok"}}"""u8.ToArray(),
+        });
+        var online = await Eventually.ValueAsync(() => _hub.Store.GetDeviceAsync(id), d => d?.Online == true, "device online");
+        Assert.Equal(("0.1.0", "vib-mlp@1.0.0", "idle", """{"inference":"ok"}"""), (online!.AgentVersion, online.ActiveModel, online.UpdateState, online.Health));
+
+        // An abnormal end of the connection: the broker publishes the Will (MQTT 5 §3.14.2.1, reason 0x04).
+        await device.DisconnectAsync(MqttReasonCode.DisconnectWithWillMessage);
+        await device.DisposeAsync();
+        var offline = await Eventually.ValueAsync(() => _hub.Store.GetDeviceAsync(id), d => d?.Online == false, "device offline via will");
+        Assert.Equal("""{"online":false}""", offline!.StatusJson);
+
+        using var reader = _hub.Client(_hub.ReadOnlyToken);
+        var view = JsonNode.Parse(await reader.GetStringAsync($"api/v1/devices/{id}"))!;
+        Assert.False((bool)view["online"]!);
+    }
+
+    [Fact]
+    public async Task Drift_sketches_from_several_devices_merge_per_model_version_and_day()
+    {
+        var day = DateOnly.FromDateTime(T0.UtcDateTime);
+        var rng = new Random(5);
+        long total = 0;
+        foreach (var id in new[] { "d-a", "d-b", "d-c" })
+        {
+            await using var device = await DeviceAsync(id);
+            var events = new List<WireEvent>();
+            for (int w = 1; w <= 2; w++)
+            {
+                var sketch = new KllFloatsSketch();
+                for (int i = 0; i < 1000; i++) sketch.Update((float)(rng.NextDouble() * 10));
+                total += sketch.N;
+                events.Add(new WireEvent(w, T0.AddMinutes(w), 0, TelemetryEventKind.Data, sketch.ToByteArray(), false, "vib-mlp@1.0.0/x0"));
+            }
+            await PublishAsync(device, id, TelemetryStream.Drift, new string('d', 32), events);
+            await PublishAsync(device, id, TelemetryStream.Drift, new string('d', 32), events); // redelivered
+        }
+        await Eventually.ValueAsync(async () => (await _hub.Store.ListDriftWindowsAsync("vib-mlp", "1.0.0", day)).Count, n => n >= 6, "six drift windows");
+        using var reader = _hub.Client(_hub.ReadOnlyToken);
+        var drift = JsonNode.Parse(await reader.GetStringAsync($"api/v1/drift/vib-mlp/1.0.0?day={day:yyyy-MM-dd}"))!;
+        var feature = drift["features"]!.AsArray().Single()!;
+        Assert.Equal(("x0", 6, 3, total), ((string)feature["feature"]!, (int)feature["windows"]!, (int)feature["devices"]!, (long)feature["count"]!));
+        Assert.InRange((float)feature["median"]!, 4f, 6f);
+        Assert.False((bool)drift["hasReference"]!);
+    }
+}
