@@ -227,3 +227,34 @@ public sealed class ProcessEnvironmentTests
 
 [CollectionDefinition(nameof(ProcessEnvironmentCollection), DisableParallelization = true)]
 public sealed class ProcessEnvironmentCollection;
+
+public sealed class ConfigCheckReportTests
+{
+    [Fact]
+    public void An_invalid_configuration_lists_errors_first_and_shows_what_was_read_without_secrets()
+    {
+        using var dir = new TempDirectory();
+        string file = dir.File("agent.json", """{ "mqtt": { "host": "b", "password": "pw-9", "username": "u", "extra": 1 }, "sensors": { "kind": "synthetic" } }""");
+        var result = AgentConfiguration.Load(new AgentConfigurationSources { ConfigFile = file, ConfigFileRequired = true, Environment = new Dictionary<string, string?>() });
+        string text = ConfigCheckReport.Format(result, file);
+        var lines = text.Split('\n');
+        Assert.Equal($"{file}: 1 error, 1 warning", lines[0]);
+        Assert.StartsWith("  error: deviceId: missing", lines[1]);
+        Assert.StartsWith("  warning: mqtt.extra: unknown setting", lines[2]);
+        Assert.Contains("configuration as read (secrets redacted):", text);
+        Assert.DoesNotContain("pw-9", text);
+        Assert.Equal(2, ConfigCheckReport.ExitCode(result));
+    }
+
+    [Fact]
+    public void A_valid_configuration_prints_the_effective_values()
+    {
+        using var dir = new TempDirectory();
+        string file = dir.File("agent.json", """{ "deviceId": "d1", "mqtt": { "host": "b" }, "sensors": { "kind": "synthetic" } }""");
+        var result = AgentConfiguration.Load(new AgentConfigurationSources { ConfigFile = file, ConfigFileRequired = true, Environment = new Dictionary<string, string?>() });
+        string text = ConfigCheckReport.Format(result, file);
+        Assert.StartsWith($"{file}: valid\n", text);
+        Assert.Contains("\"controlSocketPath\": \"/run/edgeagent/control.sock\"", text);
+        Assert.Equal(0, ConfigCheckReport.ExitCode(result));
+    }
+}
