@@ -483,7 +483,7 @@ public sealed class MqttClient : IAsyncDisposable
     /// Offline, follows <see cref="MqttClientOptions.OfflinePolicy"/>. Cancelling stops waiting;
     /// a message already handed to the session is still delivered.
     /// </summary>
-    public async Task<MqttPublishResult> PublishAsync(MqttApplicationMessage message, CancellationToken cancellationToken = default)
+    public Task<MqttPublishResult> PublishAsync(MqttApplicationMessage message, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(message);
         if (!MqttTopic.IsValidTopicName(message.Topic))
@@ -496,35 +496,50 @@ public sealed class MqttClient : IAsyncDisposable
             throw new ArgumentOutOfRangeException(nameof(message), message.QoS, "QoS must be 0, 1 or 2.");
         }
 
+        // Hot path: connected, QoS 1/2, no async wrapper around the session's completion task.
+        MqttConnection? connection;
+        lock (_sync)
+        {
+            connection = _connection;
+        }
+
+        return connection is null ? PublishWhenConnectedAsync(message, cancellationToken) : PublishOn(connection, message, cancellationToken);
+    }
+
+    private async Task<MqttPublishResult> PublishWhenConnectedAsync(MqttApplicationMessage message, CancellationToken cancellationToken)
+    {
         MqttConnection connection = await WaitForConnectionAsync(cancellationToken).ConfigureAwait(false);
+        return await PublishOn(connection, message, cancellationToken).ConfigureAwait(false);
+    }
+
+    private Task<MqttPublishResult> PublishOn(MqttConnection connection, MqttApplicationMessage message, CancellationToken cancellationToken)
+    {
         if (ConnectResult is { } limits)
         {
             if (message.QoS > limits.MaximumQoS)
             {
-                throw new MqttPublishException(message.Topic, MqttReasonCode.QoSNotSupported, $"the broker supports at most QoS {(int)limits.MaximumQoS}");
+                return Task.FromException<MqttPublishResult>(new MqttPublishException(message.Topic, MqttReasonCode.QoSNotSupported, $"the broker supports at most QoS {(int)limits.MaximumQoS}"));
             }
 
             if (message.Retain && !limits.RetainAvailable)
             {
-                throw new MqttPublishException(message.Topic, MqttReasonCode.RetainNotSupported, "the broker does not support retained messages");
+                return Task.FromException<MqttPublishResult>(new MqttPublishException(message.Topic, MqttReasonCode.RetainNotSupported, "the broker does not support retained messages"));
             }
         }
 
         if (message.QoS == MqttQualityOfService.AtMostOnce)
         {
-            // Connection lost meanwhile: QoS 0 may be dropped (MQTT §4.3.1), but say so.
-            if (!await connection.EnqueueThrottledAsync(new OutboundItem(message.ToPacket(0)), cancellationToken).ConfigureAwait(false))
-            {
-                throw new MqttClientNotConnectedException($"The connection to {_options.Endpoint} closed before the QoS 0 message to '{message.Topic}' was queued.");
-            }
-
-            return new MqttPublishResult(MqttReasonCode.Success);
+            return PublishAtMostOnceAsync(connection, message, cancellationToken);
         }
 
         var pending = new OutgoingPublish(message);
         lock (_sync)
         {
-            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (_disposed)
+            {
+                return Task.FromException<MqttPublishResult>(new ObjectDisposedException(nameof(MqttClient)));
+            }
+
             // FIFO: a publish may take a free slot only if nobody is waiting before it, so
             // messages go out in call order (MQTT §4.6 ordering is per our send order).
             if (_waiting.Count == 0 && _window.TryTake())
@@ -537,10 +552,26 @@ public sealed class MqttClient : IAsyncDisposable
             }
         }
 
-        MqttPublishResult result;
+        // The completion already carries MqttPublishException for a failure reason code.
+        return cancellationToken.CanBeCanceled ? WaitCancellableAsync(pending, cancellationToken) : pending.Completion.Task;
+    }
+
+    private async Task<MqttPublishResult> PublishAtMostOnceAsync(MqttConnection connection, MqttApplicationMessage message, CancellationToken cancellationToken)
+    {
+        // Connection lost meanwhile: QoS 0 may be dropped (MQTT §4.3.1), but say so.
+        if (!await connection.EnqueueThrottledAsync(new OutboundItem(message.ToPacket(0)), cancellationToken).ConfigureAwait(false))
+        {
+            throw new MqttClientNotConnectedException($"The connection to {_options.Endpoint} closed before the QoS 0 message to '{message.Topic}' was queued.");
+        }
+
+        return new MqttPublishResult(MqttReasonCode.Success);
+    }
+
+    private async Task<MqttPublishResult> WaitCancellableAsync(OutgoingPublish pending, CancellationToken cancellationToken)
+    {
         try
         {
-            result = await pending.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+            return await pending.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -555,13 +586,6 @@ public sealed class MqttClient : IAsyncDisposable
 
             throw;
         }
-
-        if (result.ReasonCode >= MqttReasonCode.UnspecifiedError)
-        {
-            throw new MqttPublishException(message.Topic, result.ReasonCode, result.ReasonString);
-        }
-
-        return result;
     }
 
     /// <summary>Gives the publish its packet id and session entry and queues it on the live connection.</summary>
@@ -653,7 +677,15 @@ public sealed class MqttClient : IAsyncDisposable
         if (_outgoing.Remove(packetId, out OutgoingPublish? pending))
         {
             _window.Release();
-            pending.Completion.TrySetResult(result);
+            if (result.ReasonCode >= MqttReasonCode.UnspecifiedError)
+            {
+                pending.Completion.TrySetException(new MqttPublishException(pending.Message.Topic, result.ReasonCode, result.ReasonString));
+            }
+            else
+            {
+                pending.Completion.TrySetResult(result);
+            }
+
             PumpWaitingLocked();
         }
     }
