@@ -20,6 +20,7 @@ public static class AgentCli
         root.Subcommands.Add(MakeModelCommand.Create());
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(EdgeAgent.Agent.Cli.TufCommand.Create());
+        root.Subcommands.Add(BundleCommand.Create());
         return await root.Parse(args).InvokeAsync();
     }
 }
