@@ -25,8 +25,10 @@ public sealed record AgentConfigurationSources
     /// <summary>Adds the sources, in precedence order, to <paramref name="builder"/>.</summary>
     public void AddTo(IConfigurationBuilder builder)
     {
+        // Full path: a relative --config is relative to the working directory, whereas the JSON
+        // provider would resolve it against the application's directory.
         if (File.Exists(ConfigFile) || ConfigFileRequired)
-            builder.AddJsonFile(ConfigFile, optional: false, reloadOnChange: false);
+            builder.AddJsonFile(Path.GetFullPath(ConfigFile), optional: false, reloadOnChange: false);
         if (Environment is null) builder.AddEnvironmentVariables(EnvironmentPrefix);
         else
             builder.AddInMemoryCollection(Environment
