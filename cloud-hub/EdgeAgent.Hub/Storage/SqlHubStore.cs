@@ -153,23 +153,7 @@ public abstract class SqlHubStore : IHubStore
         await using var tx = await c.BeginTransactionAsync(ct);
         int inserted = 0, recorded = 0;
         long now = Now();
-        if (events.Count > 0)
-        {
-            await using var cmd = Command(c, tx, """
-                INSERT INTO telemetry_events (device_id, boot_id, seq, stream, kind, ts, prio, data, bin, received_at)
-                VALUES (@d, @b, @s, @st, @k, @ts, @p, @data, @bin, @r) ON CONFLICT (device_id, boot_id, seq) DO NOTHING
-                """);
-            var p = AddParameters(cmd, "d", "b", "s", "st", "k", "ts", "p", "data", "bin", "r");
-            p[7].DbType = DbType.String;
-            p[8].DbType = DbType.Binary;
-            foreach (var e in events)
-            {
-                p[0].Value = e.DeviceId; p[1].Value = e.BootId; p[2].Value = e.Seq; p[3].Value = e.Stream; p[4].Value = e.Kind;
-                p[5].Value = e.Ts.ToUnixTimeMilliseconds(); p[6].Value = (long)e.Prio;
-                p[7].Value = (object?)e.Data ?? DBNull.Value; p[8].Value = (object?)e.Bin ?? DBNull.Value; p[9].Value = now;
-                inserted += await cmd.ExecuteNonQueryAsync(ct);
-            }
-        }
+        if (events.Count > 0) inserted = await InsertEventsAsync(c, tx, events, now, ct);
         foreach (var g in gaps)
         {
             recorded += await ExecAsync(c, tx, """
@@ -180,6 +164,31 @@ public abstract class SqlHubStore : IHubStore
         }
         await tx.CommitAsync(ct);
         return new TelemetryWriteResult(inserted, recorded);
+    }
+
+    /// <summary>
+    /// Inserts events that are not stored yet (insert-if-absent on the primary key); returns how many were new.
+    /// The default reuses one prepared command per row inside the caller's transaction (cheap for an
+    /// in-process database); <see cref="PostgresHubStore"/> sends the whole batch in one statement.
+    /// </summary>
+    protected virtual async Task<int> InsertEventsAsync(DbConnection c, DbTransaction tx, IReadOnlyList<StoredEvent> events, long receivedAt, CancellationToken ct)
+    {
+        int inserted = 0;
+        await using var cmd = Command(c, tx, """
+            INSERT INTO telemetry_events (device_id, boot_id, seq, stream, kind, ts, prio, data, bin, received_at)
+            VALUES (@d, @b, @s, @st, @k, @ts, @p, @data, @bin, @r) ON CONFLICT (device_id, boot_id, seq) DO NOTHING
+            """);
+        var p = AddParameters(cmd, "d", "b", "s", "st", "k", "ts", "p", "data", "bin", "r");
+        p[7].DbType = DbType.String;
+        p[8].DbType = DbType.Binary;
+        foreach (var e in events)
+        {
+            p[0].Value = e.DeviceId; p[1].Value = e.BootId; p[2].Value = e.Seq; p[3].Value = e.Stream; p[4].Value = e.Kind;
+            p[5].Value = e.Ts.ToUnixTimeMilliseconds(); p[6].Value = (long)e.Prio;
+            p[7].Value = (object?)e.Data ?? DBNull.Value; p[8].Value = (object?)e.Bin ?? DBNull.Value; p[9].Value = receivedAt;
+            inserted += await cmd.ExecuteNonQueryAsync(ct);
+        }
+        return inserted;
     }
 
     public async Task<IReadOnlyList<StoredEvent>> ListEventsAsync(string deviceId, int limit, CancellationToken ct = default)

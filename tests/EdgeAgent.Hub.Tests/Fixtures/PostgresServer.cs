@@ -36,7 +36,8 @@ public sealed class PostgresServer : IAsyncDisposable
     public string ConnectionString(string database = "postgres") =>
         new NpgsqlConnectionStringBuilder { Host = Directory, Port = Port, Username = "postgres", Database = database, Pooling = true }.ToString();
 
-    public static async Task<PostgresServer> StartAsync()
+    /// <param name="durable">Keep fsync on (benchmarks); tests turn it off because they never survive a power cut.</param>
+    public static async Task<PostgresServer> StartAsync(bool durable = false)
     {
         if (!File.Exists(Path.Combine(BinDirectory, "initdb")))
             throw new InvalidOperationException($"{BinDirectory}/initdb is missing: install the Debian package 'postgresql' (build.sh does).");
@@ -54,8 +55,8 @@ public sealed class PostgresServer : IAsyncDisposable
         if (init.ExitCode != 0) throw new InvalidOperationException($"initdb failed ({init.ExitCode}): {init.StandardError}{init.StandardOutput}");
 
         int port = FreePort();
-        var args = new List<string> { "-D", data, "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "-k", dir, "-c", "listen_addresses=",
-            "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off" };
+        var args = new List<string> { "-D", data, "-p", port.ToString(System.Globalization.CultureInfo.InvariantCulture), "-k", dir, "-c", "listen_addresses=" };
+        if (!durable) args.AddRange(["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]);
         var psi = root
             ? new ProcessStartInfo("runuser", ["-u", "postgres", "--", Path.Combine(BinDirectory, "postgres"), .. args])
             : new ProcessStartInfo(Path.Combine(BinDirectory, "postgres"), args);

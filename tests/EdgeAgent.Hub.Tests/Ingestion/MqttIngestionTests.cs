@@ -157,3 +157,45 @@ public sealed class MqttIngestionTests : IAsyncLifetime
         Assert.False((bool)drift["hasReference"]!);
     }
 }
+
+/// <summary>The ingestor without a broker: what a hub restart or a second hub instance sees.</summary>
+public sealed class TelemetryIngestorTests : IClassFixture<SqliteStoreFactory>
+{
+    private readonly SqliteStoreFactory _stores;
+
+    public TelemetryIngestorTests(SqliteStoreFactory stores) => _stores = stores;
+
+    [Fact]
+    public async Task A_batch_redelivered_to_a_restarted_hub_or_another_instance_is_not_stored_twice()
+    {
+        await using var store = await _stores.CreateAsync();
+        var boot = new string('e', 32);
+        var t0 = new DateTimeOffset(2026, 11, 20, 8, 0, 0, TimeSpan.Zero);
+        var events = Enumerable.Range(1, 20).Select(i => new WireEvent(i, t0.AddSeconds(i), 0, TelemetryEventKind.Data, Encoding.UTF8.GetBytes($"{{\"i\":{i}}}"), true)).ToList();
+        var batch = new TelemetryBatchEncoder().Encode("d1", TelemetryStream.Telemetry, boot, events, t0);
+        var log = Microsoft.Extensions.Logging.Abstractions.NullLogger<EdgeAgent.Hub.Ingestion.TelemetryIngestor>.Instance;
+
+        var first = new EdgeAgent.Hub.Ingestion.TelemetryIngestor(store, TimeProvider.System, log);
+        Assert.Equal(20, (await first.IngestAsync("edgeagent/v1/d1/telemetry", batch.Payload, default)).Inserted);
+        // A new instance has an empty dedup window: the store's key is what keeps exactly-once.
+        var second = new EdgeAgent.Hub.Ingestion.TelemetryIngestor(store, TimeProvider.System, log);
+        var again = await second.IngestAsync("edgeagent/v1/d1/telemetry", batch.Payload, default);
+        Assert.Equal((20, 0), (again.Accepted, again.Inserted));
+        Assert.Equal(20, await store.CountEventsAsync("d1"));
+    }
+
+    [Fact]
+    public async Task A_batch_on_the_wrong_topic_for_its_stream_is_parked()
+    {
+        await using var store = await _stores.CreateAsync();
+        var t0 = new DateTimeOffset(2026, 11, 20, 8, 0, 0, TimeSpan.Zero);
+        var batch = new TelemetryBatchEncoder().Encode("d1", TelemetryStream.Telemetry, new string('f', 32),
+            [new WireEvent(1, t0, 0, TelemetryEventKind.Data, "{}"u8.ToArray(), true)], t0);
+        var ingestor = new EdgeAgent.Hub.Ingestion.TelemetryIngestor(store, TimeProvider.System,
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<EdgeAgent.Hub.Ingestion.TelemetryIngestor>.Instance);
+        var r = await ingestor.IngestAsync("edgeagent/v1/d1/drift", batch.Payload, default);
+        Assert.Contains("belongs on edgeagent/v1/d1/telemetry", r.Rejected);
+        Assert.Equal(0, await store.CountEventsAsync());
+        Assert.Single(await store.ListRejectedMessagesAsync(10));
+    }
+}

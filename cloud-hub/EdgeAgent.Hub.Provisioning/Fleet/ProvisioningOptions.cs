@@ -1,0 +1,47 @@
+namespace EdgeAgent.Hub.Provisioning.Fleet;
+
+/// <summary>Where provisioning keeps its files and how devices reach the broker. Immutable.</summary>
+public sealed record ProvisioningOptions
+{
+    /// <summary>
+    /// Root directory: <c>ca/</c> (0700, CA key 0600), <c>broker/</c> (Mosquitto's files), <c>hub/</c>
+    /// (the hub's client certificate), <c>devices/&lt;id&gt;/</c> (one bundle per device), <c>registry.json</c>.
+    /// </summary>
+    public required string Directory { get; init; }
+
+    /// <summary>Host name or address devices use for the broker: written to agent.json and into the server certificate.</summary>
+    public required string BrokerHost { get; init; }
+
+    /// <summary>Further names/addresses in the broker's server certificate (localhost and 127.0.0.1 are always added for a co-located hub).</summary>
+    public IReadOnlyList<string> ExtraBrokerNames { get; init; } = [];
+
+    /// <summary>Mutual-TLS listener port.</summary>
+    public int CertificatePort { get; init; } = 8883;
+
+    /// <summary>TLS listener for user name/password devices; null: no such listener (password devices are refused).</summary>
+    public int? PasswordPort { get; init; } = 8884;
+
+    /// <summary>Listener bind address; null binds all interfaces.</summary>
+    public string? BindAddress { get; init; }
+
+    /// <summary>Writes <c>user X</c> into mosquitto.conf (e.g. "root" in tests whose files live in a 0700 temp dir).</summary>
+    public string? BrokerUser { get; init; }
+
+    /// <summary>Raw lines added to the global part of mosquitto.conf (logging, persistence).</summary>
+    public IReadOnlyList<string> ExtraBrokerConfig { get; init; } = [];
+
+    /// <summary>The hub's MQTT identity (certificate CN). Contains '_' so it can never equal a device id.</summary>
+    public string HubIdentity { get; init; } = "edgehub_hub";
+
+    /// <summary>Directory on the device where the bundle's files will be installed; agent.json refers to files there.</summary>
+    public string DeviceFilesDirectory { get; init; } = "/etc/edgeagent/pki";
+
+    public TimeSpan DeviceCertificateValidity { get; init; } = TimeSpan.FromDays(2 * 365);
+
+    public string CaCommonName { get; init; } = "EdgeAgent Fleet CA";
+
+    /// <summary>How long to wait for another edgehub process holding the provisioning lock.</summary>
+    public TimeSpan LockTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
+}

@@ -1,0 +1,59 @@
+using System.Text;
+
+namespace EdgeAgent.Hub.Provisioning.Storage;
+
+/// <summary>
+/// Writes files atomically (temp file + rename in the same directory) with explicit Unix modes, so a
+/// broker reloading on SIGHUP never reads half a file and private keys are never world-readable, not
+/// even for an instant (the mode is set at creation, not after). Thread safety: callers serialise
+/// writers of the same path (the provisioner holds its directory lock).
+/// </summary>
+internal static class ProtectedFile
+{
+    /// <summary>0600: private keys, password hashes, the registry.</summary>
+    public const UnixFileMode Secret = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+
+    /// <summary>0644: certificates, CRL, broker configuration.</summary>
+    public const UnixFileMode Public = Secret | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
+
+    public static async Task WriteAsync(string path, string content, UnixFileMode mode, CancellationToken cancellationToken)
+    {
+        string directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        string temp = Path.Combine(directory, "." + Path.GetFileName(path) + "." + Guid.NewGuid().ToString("N")[..8] + ".tmp");
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = mode;
+        }
+
+        try
+        {
+            await using (var stream = new FileStream(temp, options))
+            {
+                byte[] bytes = Encoding.UTF8.GetBytes(content);
+                await stream.WriteAsync(bytes, cancellationToken).ConfigureAwait(false);
+                await stream.FlushAsync(cancellationToken).ConfigureAwait(false);
+                stream.Flush(flushToDisk: true);
+            }
+
+            File.Move(temp, path, overwrite: true);
+        }
+        catch
+        {
+            File.Delete(temp);
+            throw;
+        }
+    }
+
+    /// <summary>Creates <paramref name="path"/> (and parents) with mode 0700 when missing.</summary>
+    public static void EnsurePrivateDirectory(string path)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(path);
+            return;
+        }
+
+        Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+    }
+}
