@@ -18,7 +18,7 @@ public sealed record DrainerOptions
     /// </summary>
     public long MaxBatchSeqSpan { get; init; } = 1000;
 
-    /// <summary>Publishes outstanding at once (at most one per stream and lane, so order per stream holds).</summary>
+    /// <summary>Publishes outstanding at once (at most one per stream, so order per stream holds; there are four streams).</summary>
     public int MaxInFlight { get; init; } = 4;
 
     /// <summary>Drain rate limit in events per second (null = unlimited). Live events take the tokens first.</summary>

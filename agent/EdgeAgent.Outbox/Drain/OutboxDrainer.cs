@@ -19,13 +19,15 @@ public readonly record struct DrainerStatistics(
 /// shared/EdgeAgent.Telemetry/README.md, gzip when it helps) and deletes them only after PUBACK.
 /// </summary>
 /// <remarks>
-/// <para>Order: events of one stream and boot are published in seq order, one batch in flight per
-/// (stream, lane), and the next batch is read only after the previous one was acknowledged and
-/// deleted — so a failed batch is retried with the same seqs before anything newer of that stream.</para>
-/// <para>Live before backlog: the live lane (events of the current boot) of every stream is served
-/// before any backlog lane (events of earlier boots, e.g. written before a power cut), and takes the
-/// rate-limit tokens first. Within a boot, order beats freshness: the hub's high-water-mark dedup
-/// relies on it (see README, "Dedup rule").</para>
+/// <para>Order: events of one stream, boot and epoch are published in seq order, one batch in flight
+/// per stream, and the next batch of a lane is read only after the previous one was acknowledged and
+/// deleted — so a failed batch is retried with the same seqs before anything newer of that lane.</para>
+/// <para>Live before backlog: the live lane of every stream (events of the current epoch of the
+/// current boot) is served before any backlog lane (earlier epochs, earlier boots — i.e. what was
+/// stored before the last outage or power cut, oldest first), and takes the rate-limit tokens first.
+/// When a publish succeeds after a failure (the link is back), the drainer starts a new epoch, so
+/// everything stored until then becomes backlog. Order holds per (stream, boot, epoch); the hub keeps
+/// dedup state per epoch (see README, "Dedup rule").</para>
 /// <para>Thread safety: <see cref="RunAsync"/> may run once at a time; <see cref="Statistics"/> may be read from any thread.</para>
 /// </remarks>
 public sealed class OutboxDrainer
@@ -39,6 +41,7 @@ public sealed class OutboxDrainer
     private readonly Lane[] _lanes;
     private long _batches, _events, _bytes, _json, _failures, _timeouts;
     private int _running;
+    private int _linkDown; // 1 after a failed publish, until the next success
 
     public OutboxDrainer(TelemetryOutbox outbox, ITelemetryTransport transport, DrainerOptions options,
         TimeProvider? time = null, ILogger? logger = null)
@@ -87,7 +90,9 @@ public sealed class OutboxDrainer
                 foreach (var lane in _lanes)
                 {
                     if (inFlight >= _options.MaxInFlight) break;
-                    if (lane.InFlight is not null) continue;
+                    // One batch per stream in flight: after a new epoch starts, the backlog lane would
+                    // otherwise read the very rows the live lane is still publishing.
+                    if (StreamBusy(lane.Stream)) continue;
                     var now = _time.GetTimestamp();
                     if (lane.RetryAt > now)
                     {
@@ -114,7 +119,7 @@ public sealed class OutboxDrainer
                             _outbox.Release(lane.Stream);
                             continue;
                         }
-                        encoded = _encoder.Encode(_options.DeviceId, lane.Stream, batch.BootId, batch.Events, _time.GetUtcNow());
+                        encoded = _encoder.Encode(_options.DeviceId, lane.Stream, batch.BootId, batch.Events, _time.GetUtcNow(), batch.Epoch);
                     }
                     catch (Exception ex) when (ex is not OperationCanceledException)
                     {
@@ -182,6 +187,20 @@ public sealed class OutboxDrainer
             // seqs after restart; the hub's dedup absorbs them (exactly-once in effect).
             await _outbox.AcknowledgeAsync(batch, cancellationToken).ConfigureAwait(false);
             lane.Failures = 0;
+            if (Interlocked.Exchange(ref _linkDown, 0) == 1)
+            {
+                // The link is back after an outage: what is stored now becomes backlog (an older
+                // epoch) and events appended from now on go out first, in their own epoch.
+                try
+                {
+                    await _outbox.StartNewEpochAsync(cancellationToken).ConfigureAwait(false);
+                    _logger.LogInformation("Outbox drainer: link restored; epoch {Epoch} is live, older events drain as backlog", _outbox.LiveEpoch);
+                }
+                catch (OutboxException ex)
+                {
+                    _logger.LogWarning("Outbox drainer could not start a new epoch ({Error}); events keep their order", ex.Message);
+                }
+            }
             Interlocked.Increment(ref _batches);
             Interlocked.Add(ref _events, batch.Events.Length);
             Interlocked.Add(ref _bytes, encoded.Payload.Length);
@@ -194,6 +213,7 @@ public sealed class OutboxDrainer
         catch (Exception ex)
         {
             Interlocked.Increment(ref _failures);
+            Volatile.Write(ref _linkDown, 1);
             Backoff(lane, ex, $"publishing {TelemetryStreams.WireName(lane.Stream)} batch {batch.BootId}:{batch.Events[0].Seq}..{batch.Events[^1].Seq}");
         }
         finally
@@ -210,6 +230,15 @@ public sealed class OutboxDrainer
         backoff *= 0.8 + (Random.Shared.NextDouble() * 0.4); // jitter: devices reconnecting together do not retry in lockstep
         lane.RetryAt = _time.GetTimestamp() + (long)(backoff / 1000.0 * _time.TimestampFrequency);
         _logger.LogWarning("Outbox drainer: {What} failed ({Error}); retry in {Delay} ms", what, ex.Message, (long)backoff);
+    }
+
+    private bool StreamBusy(TelemetryStream stream)
+    {
+        foreach (var l in _lanes)
+        {
+            if (l.Stream == stream && l.InFlight is not null) return true;
+        }
+        return false;
     }
 
     private static TimeSpan? Min(TimeSpan? a, TimeSpan b) => a is { } x && x < b ? x : b;

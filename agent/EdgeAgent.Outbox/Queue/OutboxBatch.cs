@@ -13,6 +13,7 @@ internal readonly record struct RowRef(long Id, long Boot, long Seq);
 internal sealed record OutboxBatch(
     TelemetryStream Stream,
     string BootId,
+    int Epoch,
     bool Live,
     RowRef[] Rows,
     WireEvent[] Events,

@@ -46,6 +46,8 @@ public sealed class TelemetryOutbox : IAsyncDisposable
     private readonly int[] _leases = new int[4];
     private readonly Dictionary<long, string> _bootIds;
     private readonly long _boot;
+    private int _epoch;          // writer-owned: epoch new rows get
+    private volatile int _liveEpoch; // the committed current epoch, read by the drainer
     private readonly Channel<WorkItem> _queue;
     private readonly Task _writerTask;
     private readonly SqliteCommand _insert;
@@ -84,13 +86,13 @@ public sealed class TelemetryOutbox : IAsyncDisposable
 
         _insert = writer.CreateCommand();
         _insert.CommandText = """
-            INSERT INTO events(stream, boot, seq, kind, fmt, prio, ts_ms, merge_key, merged_from, merged_count, payload)
-            VALUES ($stream, $boot, $seq, $kind, $fmt, $prio, $ts, $key, NULL, NULL, $payload);
+            INSERT INTO events(stream, boot, seq, epoch, kind, fmt, prio, ts_ms, merge_key, merged_from, merged_count, payload)
+            VALUES ($stream, $boot, $seq, $epoch, $kind, $fmt, $prio, $ts, $key, NULL, NULL, $payload);
             """;
-        foreach (var name in new[] { "$stream", "$boot", "$seq", "$kind", "$fmt", "$prio", "$ts", "$key", "$payload" })
+        foreach (var name in new[] { "$stream", "$boot", "$seq", "$epoch", "$kind", "$fmt", "$prio", "$ts", "$key", "$payload" })
             _insert.Parameters.Add(new SqliteParameter { ParameterName = name });
         _insert.Parameters["$boot"].Value = boot;
-        _insertParams = [.. new[] { "$stream", "$seq", "$kind", "$fmt", "$prio", "$ts", "$key", "$payload" }.Select(n => _insert.Parameters[n])];
+        _insertParams = [.. new[] { "$stream", "$seq", "$kind", "$fmt", "$prio", "$ts", "$key", "$payload", "$epoch" }.Select(n => _insert.Parameters[n])];
 
         _delete = writer.CreateCommand();
         _delete.CommandText = "DELETE FROM events WHERE id = $id AND boot = $boot AND seq = $seq;";
@@ -377,7 +379,10 @@ public sealed class TelemetryOutbox : IAsyncDisposable
 
     // ---------------------------------------------------------------- drainer side
 
-    /// <summary>Reads the oldest events of a stream: the current boot when <paramref name="live"/>, else the oldest earlier boot.</summary>
+    /// <summary>
+    /// Reads the oldest events of a lane of a stream: the live lane is the current epoch of the
+    /// current boot; the backlog lane is the oldest earlier (boot, epoch) that still has events.
+    /// </summary>
     internal OutboxBatch? ReadBatch(TelemetryStream stream, bool live, int maxEvents, int maxBytes, long maxSeqSpan)
     {
         lock (_readLock)
@@ -385,22 +390,31 @@ public sealed class TelemetryOutbox : IAsyncDisposable
             // Each statement is its own short read transaction: a long one would stop checkpoints
             // and let the WAL grow without bound (REFERENCE.md).
             long boot = _boot;
+            long epoch = _liveEpoch;
             if (!live)
             {
                 using var find = _reader.CreateCommand();
-                find.CommandText = "SELECT boot FROM events WHERE stream = $s AND boot < $b ORDER BY boot LIMIT 1;";
+                find.CommandText = """
+                    SELECT boot, epoch FROM events
+                    WHERE stream = $s AND (boot < $b OR (boot = $b AND epoch < $e))
+                    ORDER BY boot, epoch LIMIT 1;
+                    """;
                 find.Parameters.AddWithValue("$s", (int)stream);
                 find.Parameters.AddWithValue("$b", _boot);
-                if (find.ExecuteScalar() is not long b) return null;
-                boot = b;
+                find.Parameters.AddWithValue("$e", epoch);
+                using var fr = find.ExecuteReader();
+                if (!fr.Read()) return null;
+                boot = fr.GetInt64(0);
+                epoch = fr.GetInt64(1);
             }
             using var cmd = _reader.CreateCommand();
             cmd.CommandText = """
                 SELECT id, seq, kind, fmt, prio, ts_ms, merge_key, merged_from, merged_count, payload
-                FROM events WHERE stream = $s AND boot = $b ORDER BY id LIMIT $n;
+                FROM events WHERE stream = $s AND boot = $b AND epoch = $e ORDER BY id LIMIT $n;
                 """;
             cmd.Parameters.AddWithValue("$s", (int)stream);
             cmd.Parameters.AddWithValue("$b", boot);
+            cmd.Parameters.AddWithValue("$e", epoch);
             cmd.Parameters.AddWithValue("$n", maxEvents);
             var rows = new List<RowRef>();
             var events = new List<WireEvent>();
@@ -422,7 +436,7 @@ public sealed class TelemetryOutbox : IAsyncDisposable
                 }
             }
             if (events.Count == 0) return null;
-            return new OutboxBatch(stream, _bootIds[boot], live, [.. rows], [.. events], bytes);
+            return new OutboxBatch(stream, _bootIds[boot], (int)epoch, live, [.. rows], [.. events], bytes);
         }
     }
 
@@ -433,6 +447,21 @@ public sealed class TelemetryOutbox : IAsyncDisposable
         await QueueAsync(new WorkItem { Kind = WorkKind.Ack, Rows = batch.Rows, Done = tcs }, cancellationToken).ConfigureAwait(false);
         await tcs.Task.ConfigureAwait(false);
     }
+
+    /// <summary>
+    /// Starts a new epoch of the current boot: events already stored become backlog, events appended
+    /// from now on are live. The drainer calls this when the link comes back after an outage so that
+    /// fresh events go out before the outage's backlog. Completes when committed.
+    /// </summary>
+    internal async Task StartNewEpochAsync(CancellationToken cancellationToken)
+    {
+        var tcs = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await QueueAsync(new WorkItem { Kind = WorkKind.NewEpoch, Done = tcs }, cancellationToken).ConfigureAwait(false);
+        await tcs.Task.ConfigureAwait(false);
+    }
+
+    /// <summary>Current epoch of the current boot (0 at start).</summary>
+    internal int LiveEpoch => _liveEpoch;
 
     /// <summary>Marks a stream as being read/published so drift merging leaves its rows alone.</summary>
     internal void Lease(TelemetryStream stream)
@@ -535,6 +564,7 @@ public sealed class TelemetryOutbox : IAsyncDisposable
     {
         var receipts = new (long Seq, bool Stored)[group.Count];
         var seqBefore = _seq;
+        var epochBefore = _epoch;
         var committed = false;
         var memoryOnly = false;
         Exception? failure = null;
@@ -548,6 +578,7 @@ public sealed class TelemetryOutbox : IAsyncDisposable
             catch (SqliteException ex) when (OutboxSchema.IsFull(ex))
             {
                 _seq = seqBefore;
+                _epoch = epochBefore;
                 Interlocked.Increment(ref _fullErrors);
                 failure = ex;
                 _logger.LogWarning("Outbox hit SQLITE_FULL ({Message}); making room (attempt {Attempt})", ex.Message, attempt + 1);
@@ -556,6 +587,7 @@ public sealed class TelemetryOutbox : IAsyncDisposable
             catch (SqliteException ex)
             {
                 _seq = seqBefore;
+                _epoch = epochBefore;
                 failure = ex;
                 break;
             }
@@ -576,6 +608,7 @@ public sealed class TelemetryOutbox : IAsyncDisposable
                 // Not even a tombstone fits (a full file system): keep the drop in memory and
                 // write its tombstone with the next commit that succeeds.
                 _seq = seqBefore;
+                _epoch = epochBefore;
                 for (var i = 0; i < group.Count; i++)
                 {
                     var w = group[i];
@@ -598,6 +631,7 @@ public sealed class TelemetryOutbox : IAsyncDisposable
             catch (SqliteException ex)
             {
                 _seq = seqBefore;
+                _epoch = epochBefore;
                 failure = ex;
             }
             finally
@@ -656,6 +690,11 @@ public sealed class TelemetryOutbox : IAsyncDisposable
         for (var i = 0; i < group.Count; i++)
         {
             var w = group[i];
+            if (w.Kind == WorkKind.NewEpoch)
+            {
+                _epoch++; // appends queued after the request get the new epoch
+                continue;
+            }
             if (w.Kind != WorkKind.Append) continue;
             if (storeOnlyUndroppable)
             {
@@ -677,6 +716,7 @@ public sealed class TelemetryOutbox : IAsyncDisposable
         foreach (var tomb in Coalesce(droppedNow))
             InsertTombstone(tx, tomb, "outbox full (budget exhausted by events that are never dropped, or file system full); event was not stored");
         tx.Commit();
+        _liveEpoch = _epoch;
         _pendingDrops.Clear();
         Interlocked.Add(ref _dropped, droppedNow.Count - droppedBefore);
     }
@@ -694,6 +734,7 @@ public sealed class TelemetryOutbox : IAsyncDisposable
         p[5].Value = tsMs;
         p[6].Value = (object?)key ?? DBNull.Value;
         p[7].Value = payload;
+        p[8].Value = _epoch;
         _insert.ExecuteNonQuery();
         return seq;
     }
@@ -1063,7 +1104,7 @@ public sealed class TelemetryOutbox : IAsyncDisposable
         _dataSignal.TrySetResult();
     }
 
-    private enum WorkKind : byte { Append, Ack, Flush }
+    private enum WorkKind : byte { Append, Ack, Flush, NewEpoch }
 
     private struct WorkItem
     {

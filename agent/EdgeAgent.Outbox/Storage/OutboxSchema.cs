@@ -7,8 +7,9 @@ internal static class OutboxSchema
 {
     public const int Version = 1;
 
-    // events.id orders rows within a boot; (boot, seq) is the identity that travels. The index
-    // (stream, boot, id) serves the drainer's "oldest rows of this stream and boot" reads.
+    // events.id orders rows within a boot; (boot, seq) is the identity that travels. epoch splits
+    // a boot's seqs into "before" and "after" a reconnect (the drainer sends the newest epoch first).
+    // The index (stream, boot, epoch, id) serves the drainer's "oldest rows of this lane" reads.
     // No UNIQUE(boot, seq): seq comes from the single writer's counter, and an extra unique index
     // would cost ingest throughput for nothing (the crash test checks uniqueness).
     private const string Ddl = """
@@ -22,6 +23,7 @@ internal static class OutboxSchema
             stream INTEGER NOT NULL,
             boot INTEGER NOT NULL,
             seq INTEGER NOT NULL,
+            epoch INTEGER NOT NULL DEFAULT 0,
             kind INTEGER NOT NULL,
             fmt INTEGER NOT NULL,
             prio INTEGER NOT NULL,
@@ -30,7 +32,7 @@ internal static class OutboxSchema
             merged_from INTEGER,
             merged_count INTEGER,
             payload BLOB NOT NULL);
-        CREATE INDEX IF NOT EXISTS events_by_stream ON events(stream, boot, id);
+        CREATE INDEX IF NOT EXISTS events_by_stream ON events(stream, boot, epoch, id);
         """;
 
     public static SqliteConnection Open(string path, SqliteOpenMode mode)

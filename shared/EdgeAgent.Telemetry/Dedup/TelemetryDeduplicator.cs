@@ -31,6 +31,9 @@ public sealed record TelemetryDedupOptions
 
     /// <summary>Boots remembered per device (least recently active is forgotten first).</summary>
     public int MaxBootsPerDevice { get; init; } = 4;
+
+    /// <summary>Epochs remembered per (device, boot, stream) (least recently active is forgotten first).</summary>
+    public int MaxEpochsPerStream { get; init; } = 4;
 }
 
 /// <summary>Result of <see cref="TelemetryDeduplicator.Filter"/> for one batch.</summary>
@@ -45,16 +48,17 @@ public sealed record DedupBatchResult(
     int TooOld);
 
 /// <summary>Counters since construction.</summary>
-public readonly record struct DedupStatistics(long Accepted, long Duplicates, long TooOld, long BootsForgotten, int TrackedDevices);
+public readonly record struct DedupStatistics(long Accepted, long Duplicates, long TooOld, long StatesForgotten, int TrackedDevices);
 
 /// <summary>
 /// Reference implementation of the hub-side dedup rule (README.md, "Dedup rule"): the identity of an
 /// event is (deviceId, bootId, seq); state is a high-water mark plus an out-of-order bitmap window
-/// per (deviceId, bootId, stream), because the device preserves order per stream, not across streams.
+/// per (deviceId, bootId, stream, epoch), because the device preserves order per stream and epoch,
+/// not across them (it sends the newest epoch first after an outage).
 /// </summary>
 /// <remarks>
 /// Thread-safe (one lock; the work per event is a few bit operations). Memory is bounded per device:
-/// at most <see cref="TelemetryDedupOptions.MaxBootsPerDevice"/> × 4 streams × (WindowSize/8 + ~80) bytes.
+/// at most MaxBootsPerDevice × 4 streams × MaxEpochsPerStream × (WindowSize/8 + ~100) bytes.
 /// State lives in memory: a hub that restarts forgets it, so a batch retried across a hub restart is
 /// applied twice unless the hub persists high-water marks (its store's job; see README).
 /// </remarks>
@@ -71,17 +75,18 @@ public sealed class TelemetryDeduplicator
         _options = options ?? new TelemetryDedupOptions();
         if (_options.WindowSize < 64 || (_options.WindowSize & (_options.WindowSize - 1)) != 0)
             throw new ArgumentException($"dedup WindowSize {_options.WindowSize} must be a power of two ≥ 64", nameof(options));
-        if (_options.MaxBootsPerDevice < 1)
-            throw new ArgumentException("dedup MaxBootsPerDevice must be at least 1", nameof(options));
+        if (_options.MaxBootsPerDevice < 1 || _options.MaxEpochsPerStream < 1)
+            throw new ArgumentException("dedup MaxBootsPerDevice and MaxEpochsPerStream must be at least 1", nameof(options));
     }
 
     /// <summary>Classifies one event and records it when accepted.</summary>
-    public DedupVerdict Observe(string deviceId, string bootId, TelemetryStream stream, long seq)
+    public DedupVerdict Observe(string deviceId, string bootId, TelemetryStream stream, long seq, int epoch = 0)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(seq, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(epoch);
         lock (_lock)
         {
-            var window = WindowFor(deviceId, bootId, stream);
+            var window = WindowFor(deviceId, bootId, stream, epoch);
             var verdict = window.Observe(seq);
             switch (verdict)
             {
@@ -102,7 +107,7 @@ public sealed class TelemetryDeduplicator
         int duplicates = 0, tooOld = 0;
         foreach (var e in batch.Events)
         {
-            switch (Observe(batch.DeviceId, batch.BootId, stream, e.Seq))
+            switch (Observe(batch.DeviceId, batch.BootId, stream, e.Seq, batch.Epoch))
             {
                 case DedupVerdict.Accepted:
                     accepted.Add(e);
@@ -125,7 +130,7 @@ public sealed class TelemetryDeduplicator
         get { lock (_lock) return new(_accepted, _duplicates, _tooOld, _forgotten, _devices.Count); }
     }
 
-    private SeqWindow WindowFor(string deviceId, string bootId, TelemetryStream stream)
+    private SeqWindow WindowFor(string deviceId, string bootId, TelemetryStream stream, int epoch)
     {
         if (!_devices.TryGetValue(deviceId, out var device))
             _devices[deviceId] = device = new DeviceState();
@@ -145,7 +150,20 @@ public sealed class TelemetryDeduplicator
             device.Boots.Add(boot);
         }
         boot.LastActive = now;
-        return boot.Windows[(int)stream] ??= new SeqWindow(_options.WindowSize);
+        var epochs = boot.Streams[(int)stream] ??= new List<EpochState>(1);
+        var state = epochs.Find(e => e.Epoch == epoch);
+        if (state is null)
+        {
+            if (epochs.Count >= _options.MaxEpochsPerStream)
+            {
+                epochs.Remove(epochs.MinBy(e => e.LastActive)!);
+                _forgotten++;
+            }
+            state = new EpochState(epoch, new SeqWindow(_options.WindowSize));
+            epochs.Add(state);
+        }
+        state.LastActive = now;
+        return state.Window;
     }
 
     private sealed class DeviceState
@@ -157,6 +175,13 @@ public sealed class TelemetryDeduplicator
     {
         public string BootId { get; } = bootId;
         public long LastActive { get; set; }
-        public SeqWindow?[] Windows { get; } = new SeqWindow?[4];
+        public List<EpochState>?[] Streams { get; } = new List<EpochState>?[4];
+    }
+
+    private sealed class EpochState(int epoch, SeqWindow window)
+    {
+        public int Epoch { get; } = epoch;
+        public SeqWindow Window { get; } = window;
+        public long LastActive { get; set; }
     }
 }

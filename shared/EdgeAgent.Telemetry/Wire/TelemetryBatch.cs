@@ -14,6 +14,14 @@ public sealed record TelemetryBatch
     public required string DeviceId { get; init; }
     public required string Stream { get; init; }
     public required string BootId { get; init; }
+
+    /// <summary>
+    /// Sequence epoch within the boot (0 at process start, +1 each time the device reconnects after
+    /// an outage). Seqs stay unique per boot; the epoch only tells the hub which in-order sub-sequence
+    /// the batch belongs to, because the device sends the newest epoch (live) before older ones (backlog).
+    /// </summary>
+    public int Epoch { get; init; }
+
     public required long FirstSeq { get; init; }
     public required long LastSeq { get; init; }
     public required int Count { get; init; }

@@ -65,6 +65,7 @@ public static class TelemetryBatchDecoder
             throw new TelemetryFormatException($"unknown stream '{b.Stream}'");
         if (!TelemetryWire.IsValidBootId(b.BootId))
             throw new TelemetryFormatException($"bootId '{b.BootId}' is not 32 lowercase hex digits");
+        if (b.Epoch < 0) throw new TelemetryFormatException($"epoch {b.Epoch} is negative");
         if (b.Events.Count == 0) throw new TelemetryFormatException("batch has no events");
         if (b.Count != b.Events.Count)
             throw new TelemetryFormatException($"count {b.Count} does not match {b.Events.Count} events");

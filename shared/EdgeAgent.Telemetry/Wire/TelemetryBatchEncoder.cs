@@ -40,7 +40,7 @@ public sealed class TelemetryBatchEncoder
     /// Encodes events (which must be in ascending seq order, of one stream and boot). JSON payloads
     /// are embedded verbatim: the outbox validated them when they were appended.
     /// </summary>
-    public EncodedBatch Encode(string deviceId, TelemetryStream stream, string bootId, IReadOnlyList<WireEvent> events, DateTimeOffset sentAt)
+    public EncodedBatch Encode(string deviceId, TelemetryStream stream, string bootId, IReadOnlyList<WireEvent> events, DateTimeOffset sentAt, int epoch = 0)
     {
         if (events.Count == 0) throw new ArgumentException("a batch needs at least one event", nameof(events));
         _json.ResetWrittenCount();
@@ -51,6 +51,7 @@ public sealed class TelemetryBatchEncoder
         w.WriteString("deviceId"u8, deviceId);
         w.WriteString("stream"u8, TelemetryStreams.WireName(stream));
         w.WriteString("bootId"u8, bootId);
+        w.WriteNumber("epoch"u8, epoch);
         w.WriteNumber("firstSeq"u8, events[0].Seq);
         w.WriteNumber("lastSeq"u8, events[^1].Seq);
         w.WriteNumber("count"u8, events.Count);

@@ -75,6 +75,19 @@ public sealed class DeduplicatorTests
     }
 
     [Fact]
+    public void The_live_epoch_sent_before_the_backlog_epoch_loses_nothing()
+    {
+        var d = new TelemetryDeduplicator(new TelemetryDedupOptions { WindowSize = 64 });
+        // After an outage the device sends epoch 1 (seqs 5000+) before epoch 0 (seqs 1..4999).
+        for (long s = 5000; s < 5100; s++) Assert.Equal(DedupVerdict.Accepted, d.Observe("dev", BootA, T, s, epoch: 1));
+        for (long s = 1; s < 200; s++) Assert.Equal(DedupVerdict.Accepted, d.Observe("dev", BootA, T, s, epoch: 0));
+        Assert.Equal(DedupVerdict.Duplicate, d.Observe("dev", BootA, T, 150, epoch: 0));
+        Assert.Equal(0, d.Statistics.TooOld);
+        // Without the epoch the same backlog would be below the window: the reason epochs exist.
+        Assert.Equal(DedupVerdict.TooOld, d.Observe("dev", BootA, T, 1, epoch: 1));
+    }
+
+    [Fact]
     public void Memory_stays_bounded_by_forgetting_the_least_recently_active_boot()
     {
         var d = new TelemetryDeduplicator(new TelemetryDedupOptions { MaxBootsPerDevice = 2 });
@@ -82,10 +95,10 @@ public sealed class DeduplicatorTests
         d.Observe("dev", BootB, T, 1);
         d.Observe("dev", BootB, T, 2);
         d.Observe("dev", "cccccccccccccccccccccccccccccccc", T, 1); // forgets A
-        Assert.Equal(1, d.Statistics.BootsForgotten);
+        Assert.Equal(1, d.Statistics.StatesForgotten);
         // Documented consequence: a forgotten boot's events count as new again.
         Assert.Equal(DedupVerdict.Accepted, d.Observe("dev", BootA, T, 1));
-        Assert.Equal(2, d.Statistics.BootsForgotten); // re-adding A forgot B, the least recently active
+        Assert.Equal(2, d.Statistics.StatesForgotten); // re-adding A forgot B, the least recently active
     }
 
     [Fact]

@@ -200,6 +200,54 @@ public sealed class DrainerTests
     }
 
     [Fact]
+    public async Task After_an_outage_fresh_events_go_before_the_backlog_of_the_same_boot()
+    {
+        using var dir = new TempDirectory();
+        await using var outbox = await TelemetryOutbox.OpenAsync(Events.Options(dir.File("o.db")));
+        for (var i = 0; i < 300; i++) await outbox.EnqueueAsync(Events.Telemetry(i)); // stored during the outage
+        await outbox.FlushAsync();
+        var time = new ManualTimeProvider();
+        var transport = new FaultInjectingTransport { Plan = (n, _) => n <= 2 ? Fault.FailBeforeDelivery : Fault.None };
+        var drainer = new OutboxDrainer(outbox, transport, Options() with
+        {
+            MaxInFlight = 1,
+            MaxEventsPerSecond = 50,
+            InitialRetryDelay = TimeSpan.FromSeconds(1),
+            MaxRetryDelay = TimeSpan.FromSeconds(2),
+        }, time);
+        using var cts = new CancellationTokenSource();
+        var run = drainer.RunAsync(cts.Token);
+
+        // The link is down for two attempts, then comes back.
+        await Wait.UntilAsync(() =>
+        {
+            if (transport.Delivered.IsEmpty) time.Advance(TimeSpan.FromSeconds(1));
+            return !transport.Delivered.IsEmpty;
+        }, "first successful publish");
+        await Wait.UntilAsync(() => outbox.LiveEpoch == 1, "new epoch after the outage");
+        Assert.Single(transport.Delivered); // the rate limit holds everything else until the clock moves
+
+        for (var i = 0; i < 20; i++) await outbox.EnqueueAsync(Events.Telemetry(1000 + i)); // fresh events
+        await outbox.FlushAsync();
+        await Wait.UntilAsync(() =>
+        {
+            time.Advance(TimeSpan.FromSeconds(1));
+            return outbox.GetStatistics().PendingEvents[TelemetryStream.Telemetry] == 0;
+        }, "drained");
+        await cts.CancelAsync();
+        await run;
+
+        var delivered = transport.Delivered.Select(d => d.Batch).ToList();
+        Assert.Equal((0, 1L), (delivered[0].Epoch, delivered[0].FirstSeq));
+        Assert.Equal((1, 301L, 320L), (delivered[1].Epoch, delivered[1].FirstSeq, delivered[1].LastSeq)); // fresh first
+        Assert.All(delivered.Skip(2), b => Assert.Equal(0, b.Epoch));                                     // then the backlog
+        var backlog = delivered.Where(b => b.Epoch == 0).SelectMany(b => b.Events.Select(e => e.Seq)).ToList();
+        Assert.Equal(Enumerable.Range(1, 300).Select(i => (long)i), backlog);                            // in order, complete
+        Assert.Equal(320, transport.Applied.Count);
+        Assert.Equal(0, transport.Hub.Statistics.TooOld);
+    }
+
+    [Fact]
     public async Task The_drain_rate_never_exceeds_the_configured_events_per_second()
     {
         using var dir = new TempDirectory();
