@@ -21,11 +21,12 @@ public sealed class BatchFormatTests
             new WireEvent(7, T0, 9, TelemetryEventKind.Data, new byte[] { 0, 1, 2, 255 }, PayloadIsJson: false, "model/x0", 4, 3),
             Json(8, """{"stream":"telemetry","bootId":"x","fromSeq":1,"toSeq":2,"count":2,"reason":"r"}""") with { Kind = TelemetryEventKind.Tombstone },
         };
-        var encoded = new TelemetryBatchEncoder().Encode("dev-1", TelemetryStream.Drift, Boot, events, T0);
+        var encoded = new TelemetryBatchEncoder().Encode("dev-1", TelemetryStream.Drift, Boot, events, T0, epoch: 2);
 
         var batch = TelemetryBatchDecoder.Decode(encoded.Payload);
 
         Assert.Equal(("dev-1", "drift", Boot, 3L, 8L, 3), (batch.DeviceId, batch.Stream, batch.BootId, batch.FirstSeq, batch.LastSeq, batch.Count));
+        Assert.Equal(2, batch.Epoch);
         Assert.Equal(12.5, batch.Events[0].Data!.Value.GetProperty("latencyUs").GetDouble());
         Assert.Equal(T0.AddSeconds(3), batch.Events[0].Ts);
         Assert.Equal(new byte[] { 0, 1, 2, 255 }, batch.Events[1].Bin);
