@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using EdgeAgent.Hosting.Configuration;
+using EdgeAgent.Hosting.Doctor;
 using EdgeAgent.Hosting.Systemd;
 
 namespace EdgeAgent.Hosting.Control;
@@ -23,6 +24,15 @@ public static class BuiltInCommands
 {
     public const string HostStatus = "host.status";
     public const string ConfigShow = "config.show";
+    public const string Doctor = "doctor";
+
+    /// <summary>
+    /// Registers <c>doctor</c>: runs the checks <paramref name="checks"/> returns (built per call, so they see
+    /// the current state) and answers the results as a JSON array of <see cref="DoctorResult"/>.
+    /// </summary>
+    public static void RegisterDoctor(ControlCommandRegistry registry, Func<IReadOnlyList<IDoctorCheck>> checks) =>
+        registry.Register(Doctor, async (_, ct) => JsonSerializer.SerializeToElement(
+            [.. await DoctorRunner.RunAsync(checks(), cancellationToken: ct).ConfigureAwait(false)], DoctorJsonContext.Default.DoctorResultArray));
 
     public static void Register(ControlCommandRegistry registry, AgentOptions options, ServiceStatus status,
         LivenessMonitor liveness, WatchdogService watchdog, SystemdNotifier notifier, TimeProvider time)

@@ -21,7 +21,8 @@ public sealed class WatchdogService(
     public TimeSpan? PingInterval => environment.WatchdogInterval is { } i ? i / 2 : null;
 
     /// <summary>Pings sent so far (for <c>status</c> and tests).</summary>
-    public long PingsSent { get; private set; }
+    public long PingsSent => Interlocked.Read(ref _pingsSent);
+    private long _pingsSent;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -54,7 +55,7 @@ public sealed class WatchdogService(
                 _stalledReported = false;
                 logger.LogInformation("All liveness sources report progress again; feeding the systemd watchdog");
             }
-            if (notifier.Notify("WATCHDOG=1")) PingsSent++;
+            if (notifier.Notify("WATCHDOG=1")) Interlocked.Increment(ref _pingsSent);
             return true;
         }
         if (!_stalledReported)

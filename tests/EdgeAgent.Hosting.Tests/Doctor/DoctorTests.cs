@@ -136,3 +136,23 @@ public sealed class DoctorTests
         Assert.Contains("\"status\": \"Ok\"", json);
     }
 }
+
+public sealed class DoctorCommandTests
+{
+    [Fact]
+    public async Task The_doctor_control_command_answers_the_results_as_json()
+    {
+        using var dir = new TempDirectory();
+        var registry = new EdgeAgent.Hosting.Control.ControlCommandRegistry();
+        EdgeAgent.Hosting.Control.BuiltInCommands.RegisterDoctor(registry, () =>
+            [new OnnxRuntimeCheck(() => "1.30.0"), new SqliteIntegrityCheck("outbox.db", _ => Task.FromResult("row 3 missing from index"))]);
+        await using var server = new EdgeAgent.Hosting.Control.ControlServer(registry,
+            new EdgeAgent.Hosting.Control.ControlServerOptions { SocketPath = dir.Combine("c.sock") },
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<EdgeAgent.Hosting.Control.ControlServer>.Instance);
+        await server.StartAsync(CancellationToken.None);
+        var results = await new EdgeAgent.Hosting.Control.ControlClient(dir.Combine("c.sock"))
+            .InvokeAsync("doctor", DoctorJsonContext.Default.DoctorResultArray);
+        Assert.Equal([DoctorStatus.Ok, DoctorStatus.Fail], results.Select(r => r.Status));
+        Assert.Contains("row 3 missing", results[1].Message);
+    }
+}
