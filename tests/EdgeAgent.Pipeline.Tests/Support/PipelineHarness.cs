@@ -120,7 +120,7 @@ internal sealed class CloudResponder : IAsyncDisposable
             if (delay > TimeSpan.Zero) await Task.Delay(delay);
             byte[] body = malformed
                 ? "{\"schema\":\"edgeagent.infer.response/1\",\"confidence\":\"high\""u8.ToArray()
-                : JsonSerializer.SerializeToUtf8Bytes(new Cloud.CloudInferenceResponse { Label = label, Confidence = 0.99f, Model = "hub-large" },
+                : JsonSerializer.SerializeToUtf8Bytes(new EdgeAgent.Pipeline.Cloud.CloudInferenceResponse { Label = label, Confidence = 0.99f, Model = "hub-large" },
                     PipelineJsonContext.Default.CloudInferenceResponse);
             try { await _client.PublishAsync(MqttApplicationMessage.ResponseTo(message, body)); }
             catch (Exception) { /* the test may have stopped the broker */ }
