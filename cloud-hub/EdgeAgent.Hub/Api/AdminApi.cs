@@ -118,6 +118,12 @@ public static class AdminApi
                     : Error(StatusCodes.Status404NotFound, $"model '{name}' version '{version}' is not registered"))
             .Role(HubRole.ReadOnly, "One registered model version");
 
+        api.MapGet("/models/{name}/{version}/bundle", async (string name, string version, CancellationToken ct) =>
+                await store.GetModelBundleAsync(name, version, ct) is { } bundle
+                    ? Results.File(bundle, "application/x-tar", $"{name}-{version}.bundle")
+                    : Error(StatusCodes.Status404NotFound, $"model '{name}' version '{version}' has no bundle (not registered)"))
+            .Role(HubRole.ReadOnly, "The bundle tar (manifest.json + model.onnx) built at registration");
+
         api.MapPost("/models", async (HttpContext http, CancellationToken ct) =>
             {
                 if (!http.Request.HasFormContentType)
@@ -139,7 +145,7 @@ public static class AdminApi
                     return Error(StatusCodes.Status400BadRequest, $"missing part '{(modelPart is null ? "model" : "manifest")}': send 'model' (the .onnx file) and 'manifest' (JSON)");
                 try
                 {
-                    var record = await models.RegisterAsync(await ReadAllAsync(modelPart, ct), manifest, http.Actor(), ct);
+                    var record = (await models.RegisterAsync(await ReadAllAsync(modelPart, ct), manifest, http.Actor(), ct)).Record;
                     http.AuditTarget($"{record.Name}@{record.Version}", $"sha256 {record.Sha256}");
                     return Results.Json(ModelView.From(record), ctx.ModelView, statusCode: StatusCodes.Status201Created);
                 }
@@ -154,7 +160,7 @@ public static class AdminApi
                     return Error(StatusCodes.Status409Conflict, e.Message);
                 }
             })
-            .Role(HubRole.Operator, "Register a model version: multipart 'model' (.onnx) + 'manifest' (JSON); checked before it is stored")
+            .Role(HubRole.Operator, "Register a model version: multipart 'model' (.onnx) + 'manifest' (the bundle manifest JSON without 'model'); checked, then the bundle is built")
             .DisableAntiforgery();
 
         // ---- tokens and audit ----

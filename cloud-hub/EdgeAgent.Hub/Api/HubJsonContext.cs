@@ -54,7 +54,6 @@ public sealed record HealthView(string Status, string Store, string Mqtt);
 [JsonSerializable(typeof(TokenView))]
 [JsonSerializable(typeof(List<TokenView>))]
 [JsonSerializable(typeof(List<AuditEntry>))]
-[JsonSerializable(typeof(ModelManifestPart))]
 [JsonSerializable(typeof(ModelView))]
 [JsonSerializable(typeof(List<ModelView>))]
 [JsonSerializable(typeof(List<RejectedView>))]

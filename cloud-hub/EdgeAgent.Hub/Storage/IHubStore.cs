@@ -78,7 +78,10 @@ public interface IHubStore : IAsyncDisposable
     Task<IReadOnlyList<RejectedMessage>> ListRejectedMessagesAsync(int limit, CancellationToken ct = default);
 
     /// <summary>Registers a model version; throws <see cref="HubStoreException"/> when that name/version exists.</summary>
-    Task RegisterModelAsync(ModelRecord model, byte[] onnx, CancellationToken ct = default);
+    Task RegisterModelAsync(ModelRecord model, byte[] onnx, byte[]? bundle, CancellationToken ct = default);
+
+    /// <summary>The bundle tar built at registration (null for an unknown model).</summary>
+    Task<byte[]?> GetModelBundleAsync(string name, string version, CancellationToken ct = default);
 
     Task<ModelRecord?> GetModelAsync(string name, string version, CancellationToken ct = default);
 

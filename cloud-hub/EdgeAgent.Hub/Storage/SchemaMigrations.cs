@@ -96,6 +96,10 @@ public static class SchemaMigrations
                   PRIMARY KEY (name, version))
                 """,
             ]),
+            new(5, "model bundles",
+            [
+                $"ALTER TABLE models ADD COLUMN bundle {blob}",
+            ]),
         ];
     }
 }

@@ -269,16 +269,16 @@ public abstract class SqlHubStore : IHubStore
             r => new RejectedMessage(r.GetInt64(0), Ms(r.GetInt64(1)), r.GetString(2), r.GetString(3), (byte[])r.GetValue(4)), ct, ("l", limit));
     }
 
-    public async Task RegisterModelAsync(ModelRecord model, byte[] onnx, CancellationToken ct = default)
+    public async Task RegisterModelAsync(ModelRecord model, byte[] onnx, byte[]? bundle, CancellationToken ct = default)
     {
         await using var c = await OpenAsync(ct);
         try
         {
             await ExecAsync(c, null, """
-                INSERT INTO models (name, version, size_bytes, sha256, contract, manifest, reference_profile, onnx, registered_by, registered_at)
-                VALUES (@n, @v, @sz, @h, @c, @m, @rp, @o, @by, @at)
+                INSERT INTO models (name, version, size_bytes, sha256, contract, manifest, reference_profile, onnx, registered_by, registered_at, bundle)
+                VALUES (@n, @v, @sz, @h, @c, @m, @rp, @o, @by, @at, @bu)
                 """, ct, ("n", model.Name), ("v", model.Version), ("sz", model.SizeBytes), ("h", model.Sha256), ("c", model.Contract),
-                ("m", model.Manifest), ("rp", (object?)model.ReferenceProfile ?? NullBinary), ("o", onnx), ("by", model.RegisteredBy), ("at", model.RegisteredAt.ToUnixTimeMilliseconds()));
+                ("m", model.Manifest), ("rp", (object?)model.ReferenceProfile ?? NullBinary), ("o", onnx), ("by", model.RegisteredBy), ("at", model.RegisteredAt.ToUnixTimeMilliseconds()), ("bu", (object?)bundle ?? NullBinary));
         }
         catch (DbException e) when (IsUniqueViolation(e))
         {
@@ -299,6 +299,12 @@ public abstract class SqlHubStore : IHubStore
     {
         await using var c = await OpenAsync(ct);
         return await ScalarAsync(c, null, "SELECT onnx FROM models WHERE name = @n AND version = @v", ct, ("n", name), ("v", version)) as byte[];
+    }
+
+    public async Task<byte[]?> GetModelBundleAsync(string name, string version, CancellationToken ct = default)
+    {
+        await using var c = await OpenAsync(ct);
+        return await ScalarAsync(c, null, "SELECT bundle FROM models WHERE name = @n AND version = @v", ct, ("n", name), ("v", version)) as byte[];
     }
 
     public async Task<IReadOnlyList<ModelRecord>> ListModelsAsync(CancellationToken ct = default)

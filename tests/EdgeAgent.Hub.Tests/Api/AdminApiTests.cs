@@ -4,6 +4,8 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using EdgeAgent.Bundles;
+using EdgeAgent.Bundles.Manifest;
 using EdgeAgent.Hub.Auth;
 using EdgeAgent.Hub.Tests.Fixtures;
 using EdgeAgent.OnnxFormat.Generators;
@@ -152,25 +154,39 @@ public sealed class AdminApiTests : IAsyncLifetime
         Assert.Contains("--role 'root' is not one of admin, operator, read-only", bad.StandardError);
     }
 
+    /// <summary>A valid bundle manifest (without its model section) for a generated model, with golden vectors from its C# reference.</summary>
+    private static BundleManifest ManifestFor(GeneratedModel model, string version)
+    {
+        var samples = model.ReferenceSamples(3);
+        return new BundleManifest
+        {
+            Name = "vib-mlp",
+            Version = version,
+            ReleaseCounter = 1,
+            HardwareIds = ["linux-x64"],
+            Inputs = [new TensorDescriptor { Name = model.InputName, ElementType = "float32", Shape = [.. model.InputShape] }],
+            Outputs = [new TensorDescriptor { Name = model.OutputName, ElementType = "float32", Shape = [.. model.OutputShape] }],
+            Labels = [.. model.Labels],
+            Windowing = new WindowingSpec { Length = 64, Stride = 32, Channels = 1, SampleRateHz = 100 },
+            ConfidenceThreshold = 0.6,
+            LatencyBudgetMs = 5,
+            GoldenVectors = new GoldenVectorSet
+            {
+                Tolerance = model.ProbabilityTolerance,
+                Vectors = [.. samples.Select(g => new GoldenVector { Input = (float[])g.Input.Data, Expected = (float[])g.ExpectedOutput.Data })],
+            },
+        };
+    }
+
+    private static string Json(BundleManifest m) => Encoding.UTF8.GetString(BundleManifestJson.Serialize(m));
+
     [Fact]
-    public async Task A_generated_int8_model_is_registered_after_its_checks_pass()
+    public async Task A_generated_int8_model_is_registered_after_its_checks_pass_and_its_bundle_is_built()
     {
         var model = QdqMlp.Generate();
-        var golden = model.ReferenceSamples(3);
-        var manifest = new JsonObject
-        {
-            ["name"] = "vib-mlp",
-            ["version"] = "1.0.0",
-            ["inputs"] = new JsonArray(new JsonObject { ["name"] = model.InputName, ["dtype"] = "float32", ["shape"] = new JsonArray(model.InputShape.Select(d => (JsonNode)d).ToArray()) }),
-            ["goldenVectors"] = new JsonArray(golden.Select(g => (JsonNode)new JsonObject
-            {
-                ["input"] = new JsonArray(((float[])g.Input.Data).Select(v => (JsonNode)v).ToArray()),
-                ["expected"] = new JsonArray(((float[])g.ExpectedOutput.Data).Select(v => (JsonNode)v).ToArray()),
-                ["tolerance"] = model.ProbabilityTolerance,
-            }).ToArray()),
-        };
+        var manifest = ManifestFor(model, "1.0.0");
         using var op = _hub.Client(_hub.OperatorToken);
-        var r = await op.PostAsync("api/v1/models", Upload(model.OnnxBytes, manifest.ToJsonString()));
+        var r = await op.PostAsync("api/v1/models", Upload(model.OnnxBytes, Json(manifest)));
         var body = await r.Content.ReadAsStringAsync();
         Assert.True(r.StatusCode == HttpStatusCode.Created, body);
         var view = JsonNode.Parse(body)!;
@@ -178,7 +194,13 @@ public sealed class AdminApiTests : IAsyncLifetime
         Assert.Contains("float32", (string?)view["contract"]);
         Assert.Equal(model.OnnxBytes, await _hub.Store.GetModelOnnxAsync("vib-mlp", "1.0.0"));
 
-        var again = await op.PostAsync("api/v1/models", Upload(model.OnnxBytes, manifest.ToJsonString()));
+        using var reader = _hub.Client(_hub.ReadOnlyToken);
+        var bundle = BundleReader.Read(await reader.GetStreamAsync("api/v1/models/vib-mlp/1.0.0/bundle"));
+        Assert.Equal(model.OnnxBytes, bundle.Model);
+        Assert.Equal(("vib-mlp", "1.0.0", (long)model.OnnxBytes.Length), (bundle.Manifest.Name, bundle.Manifest.Version, bundle.Manifest.Model.Length));
+        Assert.Equal(3, bundle.Manifest.GoldenVectors.Vectors.Count);
+
+        var again = await op.PostAsync("api/v1/models", Upload(model.OnnxBytes, Json(manifest)));
         Assert.Equal(HttpStatusCode.Conflict, again.StatusCode);
         Assert.Contains("already registered", await again.Content.ReadAsStringAsync());
         Assert.Contains(await _hub.Store.ListAuditAsync(10), a => a.Target == "vib-mlp@1.0.0" && a.Status == 201);
@@ -189,32 +211,45 @@ public sealed class AdminApiTests : IAsyncLifetime
     {
         var model = QdqMlp.Generate();
         using var op = _hub.Client(_hub.OperatorToken);
-        var corrupt = model.OnnxBytes[..(model.OnnxBytes.Length / 2)];
-        var r = await op.PostAsync("api/v1/models", Upload(corrupt, """{"name":"vib-mlp","version":"2"}"""));
-        Assert.Equal(HttpStatusCode.UnprocessableEntity, r.StatusCode);
-        Assert.Contains("model.onnx is not a valid ONNX model", await r.Content.ReadAsStringAsync());
+        async Task<string> RefusedAsync(byte[] onnx, string manifest)
+        {
+            var r = await op.PostAsync("api/v1/models", Upload(onnx, manifest));
+            var text = await r.Content.ReadAsStringAsync();
+            Assert.True(r.StatusCode == HttpStatusCode.UnprocessableEntity, text);
+            return text;
+        }
 
-        var garbage = await op.PostAsync("api/v1/models", Upload("not an onnx model at all"u8.ToArray(), """{"name":"vib-mlp","version":"2"}"""));
-        Assert.Equal(HttpStatusCode.UnprocessableEntity, garbage.StatusCode);
+        Assert.Contains("model.onnx is not a valid ONNX model", await RefusedAsync(model.OnnxBytes[..(model.OnnxBytes.Length / 2)], Json(ManifestFor(model, "2"))));
+        Assert.Contains("model.onnx is not a valid ONNX model", await RefusedAsync("not an onnx model at all"u8.ToArray(), Json(ManifestFor(model, "2"))));
 
-        var wrongGolden = await op.PostAsync("api/v1/models", Upload(model.OnnxBytes,
-            $$"""{"name":"vib-mlp","version":"3","goldenVectors":[{"input":[{{string.Join(",", Enumerable.Repeat("0.5", 64))}}],"expected":[1,0,0,0],"tolerance":0.0001}]}"""));
-        Assert.Equal(HttpStatusCode.UnprocessableEntity, wrongGolden.StatusCode);
-        Assert.Contains("golden vector 0: output[", await wrongGolden.Content.ReadAsStringAsync());
+        var wrongGolden = ManifestFor(model, "3");
+        wrongGolden.GoldenVectors.Vectors[0].Expected = [1, 0, 0, 0];
+        wrongGolden.GoldenVectors.Tolerance = 1e-4f;
+        Assert.Contains("golden vector 0: output 'probabilities'[", await RefusedAsync(model.OnnxBytes, Json(wrongGolden)));
 
-        var wrongContract = await op.PostAsync("api/v1/models", Upload(model.OnnxBytes, """{"name":"vib-mlp","version":"4","inputs":[{"name":"input","shape":[1,63]}]}"""));
-        Assert.Equal(HttpStatusCode.UnprocessableEntity, wrongContract.StatusCode);
-        Assert.Contains("manifest input 'input' has shape [1,63]", await wrongContract.Content.ReadAsStringAsync());
+        var wrongName = ManifestFor(model, "4");
+        wrongName.Inputs[0].Name = "x";
+        Assert.Contains("manifest input 'x' is not in the model", await RefusedAsync(model.OnnxBytes, Json(wrongName)));
 
-        var tooBig = await op.PostAsync("api/v1/models", Upload(model.OnnxBytes, """{"name":"vib-mlp","version":"5","maxSizeBytes":1000}"""));
-        Assert.Equal(HttpStatusCode.UnprocessableEntity, tooBig.StatusCode);
-        Assert.Contains("over the limit of 1000 bytes", await tooBig.Content.ReadAsStringAsync());
+        var noHardware = ManifestFor(model, "5");
+        noHardware.HardwareIds = [];
+        Assert.Contains("hardwareIds must list at least one", await RefusedAsync(model.OnnxBytes, Json(noHardware)));
 
-        var noName = await op.PostAsync("api/v1/models", Upload(model.OnnxBytes, """{"version":"5"}"""));
-        Assert.Equal(HttpStatusCode.UnprocessableEntity, noName.StatusCode);
-        Assert.Contains("manifest", await noName.Content.ReadAsStringAsync());
+        Assert.Contains("not a valid bundle manifest", await RefusedAsync(model.OnnxBytes, """{"name":"vib-mlp","hardwareId":["x"]}"""));
 
         Assert.Empty(await _hub.Store.ListModelsAsync());
+    }
+
+    [Fact]
+    public async Task A_model_over_the_size_limit_is_refused_before_anything_else()
+    {
+        await using var small = await RunningHub.StartAsync(maxModelBytes: 1000);
+        var model = QdqMlp.Generate();
+        using var op = small.Client(small.OperatorToken);
+        var r = await op.PostAsync("api/v1/models", Upload(model.OnnxBytes, Json(ManifestFor(model, "1"))));
+        Assert.Equal(HttpStatusCode.UnprocessableEntity, r.StatusCode);
+        Assert.Contains("over the hub's limit of 1000 bytes", await r.Content.ReadAsStringAsync());
+        Assert.Empty(await small.Store.ListModelsAsync());
     }
 
     private static MultipartFormDataContent Upload(byte[] onnx, string manifest)

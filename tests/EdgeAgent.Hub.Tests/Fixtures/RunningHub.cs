@@ -41,7 +41,7 @@ public sealed class RunningHub : IAsyncDisposable
 
     public string StorePath => Path.Combine(_dir, "hub.db");
 
-    public static async Task<RunningHub> StartAsync(string? mqttHost = null, int mqttPort = 1883, string? store = null, string clientId = "edgehub-test")
+    public static async Task<RunningHub> StartAsync(string? mqttHost = null, int mqttPort = 1883, string? store = null, string clientId = "edgehub-test", long maxModelBytes = 64L * 1024 * 1024)
     {
         var dir = Directory.CreateTempSubdirectory("edgehub-test-").FullName;
         int port = FreePort();
@@ -53,6 +53,7 @@ public sealed class RunningHub : IAsyncDisposable
             MqttPort = mqttPort,
             MqttClientId = clientId + "-" + Guid.NewGuid().ToString("N")[..8],
             RetentionDays = 0,
+            MaxModelBytes = maxModelBytes,
         };
         var app = await HubHost.BuildAsync(options, logging: l => l.SetMinimumLevel(LogLevel.Warning));
         await app.StartAsync();

@@ -157,11 +157,13 @@ public abstract class HubStoreContract<TFactory>(TFactory factory) where TFactor
     {
         await using var store = await factory.CreateAsync();
         var m = new ModelRecord("vib", "1.0.0", 3, "aa", "input x [1,64] float32", "{}"u8.ToArray(), null, "alice", T0);
-        await store.RegisterModelAsync(m, [1, 2, 3]);
-        var e = await Assert.ThrowsAsync<HubStoreException>(() => store.RegisterModelAsync(m with { Sha256 = "bb" }, [9]));
+        await store.RegisterModelAsync(m, [1, 2, 3], [7, 7]);
+        var e = await Assert.ThrowsAsync<HubStoreException>(() => store.RegisterModelAsync(m with { Sha256 = "bb" }, [9], null));
         Assert.Contains("already registered", e.Message);
         Assert.Equal("aa", (await store.GetModelAsync("vib", "1.0.0"))!.Sha256);
         Assert.Equal(new byte[] { 1, 2, 3 }, await store.GetModelOnnxAsync("vib", "1.0.0"));
+        Assert.Equal(new byte[] { 7, 7 }, await store.GetModelBundleAsync("vib", "1.0.0"));
+        Assert.Null(await store.GetModelBundleAsync("vib", "9"));
         Assert.Single(await store.ListModelsAsync());
     }
 
