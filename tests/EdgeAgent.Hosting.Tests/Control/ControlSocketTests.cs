@@ -34,11 +34,11 @@ public sealed class ControlSocketTests : IAsyncLifetime
         _server = await StartServerAsync(_registry, SocketPath);
     }
 
-    private static async Task<ControlServer> StartServerAsync(ControlCommandRegistry registry, string path, int maxConnections = 16)
+    private static async Task<ControlServer> StartServerAsync(ControlCommandRegistry registry, string path, int maxConnections = 16, TimeSpan? requestTimeout = null)
     {
         var server = new ControlServer(registry, new ControlServerOptions
         {
-            SocketPath = path, MaxRequestBytes = 4096, MaxConnections = maxConnections, RequestTimeout = TimeSpan.FromMilliseconds(300),
+            SocketPath = path, MaxRequestBytes = 4096, MaxConnections = maxConnections, RequestTimeout = requestTimeout ?? TimeSpan.FromMilliseconds(300),
         }, NullLogger<ControlServer>.Instance);
         await server.StartAsync(CancellationToken.None);
         return server;
@@ -158,7 +158,8 @@ public sealed class ControlSocketTests : IAsyncLifetime
         var entered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         registry.Register("block", async (_, ct) => { entered.TrySetResult(); await release.Task.WaitAsync(ct); return Json("1"); });
         string path = _dir.Combine("run", "busy.sock");
-        await using var server = await StartServerAsync(registry, path, maxConnections: 1);
+        // Long request timeout: the first client must still hold its slot when the second arrives.
+        await using var server = await StartServerAsync(registry, path, maxConnections: 1, requestTimeout: TimeSpan.FromMinutes(2));
         var first = new ControlClient(path).SendAsync("block");
         await entered.Task;
         var second = await new ControlClient(path).SendAsync("block");
