@@ -16,6 +16,12 @@ public sealed record ConfigProblem(ConfigProblemSeverity Severity, string Path, 
 public sealed class AgentConfigurationException(IReadOnlyList<ConfigProblem> problems)
     : Exception(Format(problems))
 {
+    /// <summary>
+    /// Exit status for an invalid configuration (EX_CONFIG from sysexits.h); the unit's
+    /// <c>RestartPreventExitStatus=78</c> keeps systemd from restart-looping on it.
+    /// </summary>
+    public const int ExitCode = 78;
+
     public IReadOnlyList<ConfigProblem> Problems { get; } = problems;
 
     private static string Format(IReadOnlyList<ConfigProblem> problems)

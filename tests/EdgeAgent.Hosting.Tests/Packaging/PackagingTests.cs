@@ -118,7 +118,7 @@ public sealed class PackagingTests(DebFixture deb) : IClassFixture<DebFixture>
             .Where(l => l.Contains('=') && !l.StartsWith('#')).ToList();
         string[] required =
         [
-            "Type=notify", "WatchdogSec=30s", "Restart=on-failure", "StateDirectory=edgeagent", "RuntimeDirectory=edgeagent",
+            "Type=notify", "WatchdogSec=30s", "Restart=on-failure", $"RestartPreventExitStatus={AgentConfigurationException.ExitCode}", "StateDirectory=edgeagent", "RuntimeDirectory=edgeagent",
             "ProtectSystem=strict", "NoNewPrivileges=yes", "PrivateTmp=yes", "MemoryMax=256M", "CPUQuota=80%",
             "DeviceAllow=char-gpiochip rw", "SupplementaryGroups=gpio dialout", "User=edgeagent", "ExecStart=/usr/bin/edgeagent run",
         ];
