@@ -196,6 +196,7 @@ public sealed class MqttClient : IAsyncDisposable
         {
             InboundMaximumPacketSize = _options.MaximumPacketSize,
             InboundTopicAliasMaximum = _options.ProtocolVersion == MqttProtocolVersion.V500 ? _options.TopicAliasMaximum : (ushort)0,
+            InboundReceiveMaximum = _options.ProtocolVersion == MqttProtocolVersion.V500 ? _options.ReceiveMaximum : (ushort)0,
             KeepAlive = keepAlive,
             PingTimeout = _options.PingTimeout ?? keepAlive,
             OutboundQueueCapacity = 1024,
@@ -1046,6 +1047,11 @@ public sealed class MqttClient : IAsyncDisposable
     {
         lock (_sync)
         {
+            if (_state == state && reason is null && result is null)
+            {
+                return; // nothing new to tell (e.g. DisposeAsync after DisconnectAsync)
+            }
+
             _state = state;
         }
 

@@ -24,6 +24,8 @@ internal sealed record ConnectionLimits
     /// <summary>Our Maximum Packet Size: larger inbound packets are refused from their header.</summary>
     public uint InboundMaximumPacketSize { get; init; }
     public ushort InboundTopicAliasMaximum { get; init; }
+    /// <summary>Our Receive Maximum: unacknowledged QoS 1/2 PUBLISH the broker may have outstanding (0 = unchecked).</summary>
+    public ushort InboundReceiveMaximum { get; init; }
     /// <summary>The broker's Maximum Packet Size (0 = no limit).</summary>
     public uint OutboundMaximumPacketSize { get; set; }
     /// <summary>Aliases we may use towards the broker (0 = do not alias).</summary>
@@ -64,6 +66,7 @@ internal sealed class MqttConnection : IAsyncDisposable
     private long _lastReceived;
     private long _pingSentAt;
     private int _pingOutstanding;
+    private int _inboundUnacknowledged;
     private int _closing;
     private Task? _loops;
 
@@ -336,8 +339,19 @@ internal sealed class MqttConnection : IAsyncDisposable
                     case PingRespPacket:
                         Volatile.Write(ref _pingOutstanding, 0);
                         continue;
-                    case PublishPacket publish when publish.TopicAlias != 0:
-                        packet = ResolveInboundAlias(publish);
+                    case PublishPacket publish:
+                        if (publish.QoS != MqttQualityOfService.AtMostOnce && Limits.InboundReceiveMaximum > 0
+                            && Interlocked.Increment(ref _inboundUnacknowledged) > Limits.InboundReceiveMaximum)
+                        {
+                            // MQTT 5 §3.3.4: more unacknowledged QoS 1/2 than our Receive Maximum.
+                            throw new MqttProtocolException(MqttReasonCode.ReceiveMaximumExceeded, $"the broker sent more than our Receive Maximum of {Limits.InboundReceiveMaximum} unacknowledged messages");
+                        }
+
+                        if (publish.TopicAlias != 0)
+                        {
+                            packet = ResolveInboundAlias(publish);
+                        }
+
                         break;
                     case DisconnectPacket disconnect:
                         Terminate(new MqttServerDisconnectException(disconnect.ReasonCode, disconnect.ReasonString, disconnect.ServerReference));
@@ -465,6 +479,11 @@ internal sealed class MqttConnection : IAsyncDisposable
             buffer.Truncate(before);
             _owner?.OnSendFailed(item, new MqttPacketTooLargeException(size, Limits.OutboundMaximumPacketSize));
             return;
+        }
+
+        if (packet is PublishResponsePacket { Kind: MqttPacketType.PubAck or MqttPacketType.PubComp })
+        {
+            Interlocked.Decrement(ref _inboundUnacknowledged);
         }
 
         PacketSent?.Invoke(packet);

@@ -69,6 +69,38 @@ public sealed class ConnectTests
     }
 
     [Fact]
+    public async Task Connection_state_events_follow_the_life_cycle()
+    {
+        await using var broker = await MosquittoBroker.StartAsync();
+        var client = new MqttClient(TestClient.Options(broker));
+        var states = new List<MqttConnectionState>();
+        var reconnected = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        client.ConnectionStateChanged += (_, e) =>
+        {
+            lock (states)
+            {
+                states.Add(e.State);
+                if (e.State == MqttConnectionState.Connected && states.Contains(MqttConnectionState.Reconnecting))
+                {
+                    reconnected.TrySetResult();
+                }
+            }
+        };
+        await client.ConnectAsync();
+        Assert.NotNull(client.ConnectResult);
+        client.AbortConnection();
+        await reconnected.Task.WaitAsync(TestClient.Patience);
+        await client.DisconnectAsync();
+        await client.DisposeAsync();
+        lock (states)
+        {
+            Assert.Equal(
+                [MqttConnectionState.Connecting, MqttConnectionState.Connected, MqttConnectionState.Reconnecting, MqttConnectionState.Connected, MqttConnectionState.Disconnected, MqttConnectionState.Closed],
+                states);
+        }
+    }
+
+    [Fact]
     public async Task Nothing_listening_gives_a_socket_error_not_a_hang()
     {
         await using var broker = await MosquittoBroker.StartAsync();

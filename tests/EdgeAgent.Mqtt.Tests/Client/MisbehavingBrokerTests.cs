@@ -161,6 +161,38 @@ public sealed class MisbehavingBrokerTests
     }
 
     [Fact]
+    public async Task Broker_exceeding_our_receive_maximum_gets_disconnect_0x93()
+    {
+        await using var broker = new ScriptedBroker();
+        await using var client = new MqttClient(Options(broker.Port) with { ReceiveMaximum = 2 });
+        var hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        client.MessageHandler = async (_, ct) => await hold.Task.WaitAsync(ct); // never acknowledges
+        var ended = new TaskCompletionSource<Exception?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        client.ConnectionStateChanged += (_, e) =>
+        {
+            if (e.State == MqttConnectionState.Disconnected)
+            {
+                ended.TrySetResult(e.Reason);
+            }
+        };
+
+        using var codec = new V5PacketCodec();
+        using var writer = new MqttBufferWriter();
+        for (ushort id = 1; id <= 3; id++)
+        {
+            codec.Encode(new PublishPacket { Topic = "t", QoS = MqttQualityOfService.AtLeastOnce, PacketId = id, Payload = "x"u8.ToArray() }, writer);
+        }
+
+        Task<byte[]> script = broker.RunAsync(writer.WrittenSpan.ToArray());
+        await client.ConnectAsync();
+        byte[] sent = await script;
+        Assert.Equal(0xE0, sent[0]);
+        Assert.Equal((byte)MqttReasonCode.ReceiveMaximumExceeded, sent[2]);
+        Assert.Equal(MqttReasonCode.ReceiveMaximumExceeded, Assert.IsType<MqttProtocolException>(await ended.Task.WaitAsync(Patience)).ReasonCode);
+        hold.SetResult();
+    }
+
+    [Fact]
     public void Flapping_connections_back_off_exponentially_up_to_the_maximum()
     {
         var client = new MqttClient(new MqttClientOptions
