@@ -823,9 +823,25 @@ public sealed class TelemetryOutbox : IAsyncDisposable
 
     // ---------------------------------------------------------------- disk budget
 
-    /// <summary>Bytes of pages in use (file pages minus free-list pages).</summary>
-    private long UsedDatabaseBytes() =>
-        (OutboxSchema.ScalarLong(_writer, "PRAGMA page_count;") - OutboxSchema.ScalarLong(_writer, "PRAGMA freelist_count;")) * _budget.PageSize;
+    /// <summary>Bytes of pages in use (file pages minus free-list pages). Runs after every commit, so the commands are prepared once.</summary>
+    private long UsedDatabaseBytes()
+    {
+        _pageCount ??= CreateWriterCommand("PRAGMA page_count;");
+        _freelistCount ??= CreateWriterCommand("PRAGMA freelist_count;");
+        var pages = Convert.ToInt64(_pageCount.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+        var free = Convert.ToInt64(_freelistCount.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+        return (pages - free) * _budget.PageSize;
+    }
+
+    private SqliteCommand CreateWriterCommand(string sql)
+    {
+        var cmd = _writer.CreateCommand();
+        cmd.CommandText = sql;
+        return cmd;
+    }
+
+    private SqliteCommand? _pageCount;
+    private SqliteCommand? _freelistCount;
 
     private void TrySetPageLimit(long pages)
     {
@@ -1099,6 +1115,8 @@ public sealed class TelemetryOutbox : IAsyncDisposable
         }
         _insert.Dispose();
         _delete.Dispose();
+        _pageCount?.Dispose();
+        _freelistCount?.Dispose();
         lock (_readLock) _reader.Dispose();
         _writer.Dispose();
         _dataSignal.TrySetResult();

@@ -90,16 +90,16 @@ return 0;
     // Same table and index as the outbox (agent/EdgeAgent.Outbox/Storage/OutboxSchema.cs).
     Exec(c, """
         CREATE TABLE events(id INTEGER PRIMARY KEY, stream INTEGER NOT NULL, boot INTEGER NOT NULL, seq INTEGER NOT NULL,
-          kind INTEGER NOT NULL, fmt INTEGER NOT NULL, prio INTEGER NOT NULL, ts_ms INTEGER NOT NULL, merge_key TEXT,
+          epoch INTEGER NOT NULL DEFAULT 0, kind INTEGER NOT NULL, fmt INTEGER NOT NULL, prio INTEGER NOT NULL, ts_ms INTEGER NOT NULL, merge_key TEXT,
           merged_from INTEGER, merged_count INTEGER, payload BLOB NOT NULL);
-        CREATE INDEX events_by_stream ON events(stream, boot, id);
+        CREATE INDEX events_by_stream ON events(stream, boot, epoch, id);
         """);
     var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
     var sw = Stopwatch.StartNew();
     using var tx = c.BeginTransaction();
     using var cmd = c.CreateCommand();
     cmd.Transaction = tx;
-    cmd.CommandText = "INSERT INTO events(stream, boot, seq, kind, fmt, prio, ts_ms, merge_key, merged_from, merged_count, payload) VALUES ($s, 1, $q, 0, 0, 0, $t, NULL, NULL, NULL, $p);";
+    cmd.CommandText = "INSERT INTO events(stream, boot, seq, epoch, kind, fmt, prio, ts_ms, merge_key, merged_from, merged_count, payload) VALUES ($s, 1, $q, 0, 0, 0, 0, $t, NULL, NULL, NULL, $p);";
     var s = cmd.Parameters.Add("$s", SqliteType.Integer);
     var q = cmd.Parameters.Add("$q", SqliteType.Integer);
     var t = cmd.Parameters.Add("$t", SqliteType.Integer);
