@@ -116,6 +116,23 @@ public sealed class ControlSocketTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_client_that_stalls_inside_a_request_is_disconnected_and_frees_its_slot()
+    {
+        string path = _dir.Combine("run", "idle.sock");
+        await using var server = new ControlServer(_registry, new ControlServerOptions
+        {
+            SocketPath = path, MaxConnections = 1, IdleTimeout = TimeSpan.FromMilliseconds(200),
+        }, NullLogger<ControlServer>.Instance);
+        await server.StartAsync(CancellationToken.None);
+        using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        await socket.ConnectAsync(new UnixDomainSocketEndPoint(path));
+        await socket.SendAsync(new byte[] { 0, 0 }); // half a header, then nothing
+        using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        Assert.Equal(0, await socket.ReceiveAsync(new byte[16], SocketFlags.None, wait.Token)); // server closed it
+        Assert.True((await new ControlClient(path).SendAsync("echo", Json("""{ "text": "x", "times": 1 }"""))).Ok);
+    }
+
+    [Fact]
     public async Task Malformed_json_is_a_bad_request()
     {
         using var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
