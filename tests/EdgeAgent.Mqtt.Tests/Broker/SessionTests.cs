@@ -226,6 +226,31 @@ public sealed class SessionTests
     }
 
     [Fact]
+    public async Task Mqtt311_persistent_session_is_resumed_after_a_dropped_link()
+    {
+        await using var broker = await MosquittoBroker.StartAsync();
+        var (client, sink) = await TestClient.ConnectAsync(TestClient.Options(broker, "v3-persistent", MqttProtocolVersion.V311) with { CleanStart = false });
+        await using var _c = client;
+        await client.SubscribeAsync("v3p/t");
+        var reconnected = new TaskCompletionSource<MqttConnectResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        client.ConnectionStateChanged += (_, e) =>
+        {
+            if (e.State == MqttConnectionState.Connected)
+            {
+                reconnected.TrySetResult(e.ConnectResult!);
+            }
+        };
+        client.AbortConnection();
+        MqttConnectResult result = await reconnected.Task.WaitAsync(TestClient.Patience);
+        Assert.True(result.SessionPresent);
+
+        var (pub, _) = await TestClient.ConnectAsync(broker);
+        await using var _p = pub;
+        await pub.PublishAsync(TestClient.Message("v3p/t", "still subscribed"));
+        Assert.Equal("still subscribed", (await sink.NextAsync()).Text());
+    }
+
+    [Fact]
     public async Task Subscriptions_are_restored_when_the_broker_lost_the_session()
     {
         await using var broker = await MosquittoBroker.StartAsync();
