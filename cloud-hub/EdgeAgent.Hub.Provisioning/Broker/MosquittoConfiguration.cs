@@ -60,6 +60,11 @@ public static class MosquittoConfiguration
             conf.AppendLine(CultureInfo.InvariantCulture, $"user {user}");
         }
 
+        if (options.BrokerPidFile is { } pidFile)
+        {
+            conf.AppendLine(CultureInfo.InvariantCulture, $"pid_file {pidFile}");
+        }
+
         // One authentication/ACL policy for all listeners; per-listener settings would silently give
         // a listener without acl_file full access.
         conf.AppendLine("per_listener_settings false");

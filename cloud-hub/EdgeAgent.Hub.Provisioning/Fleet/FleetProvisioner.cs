@@ -181,6 +181,16 @@ public sealed class FleetProvisioner : IDisposable
         await WriteBrokerFilesAsync(await ReadRegistryAsync(cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Makes the running broker re-read its files (SIGHUP to the pid in <see cref="ProvisioningOptions.BrokerPidFile"/>).
+    /// Call after <see cref="AddDeviceAsync"/> of a password device, <see cref="RevokeDeviceAsync"/> and <see cref="RenewCrlAsync"/>.
+    /// </summary>
+    /// <exception cref="ProvisioningException">No pid file configured, unreadable, or the process cannot be signalled.</exception>
+    public Task ReloadBrokerAsync(CancellationToken cancellationToken = default) =>
+        _options.BrokerPidFile is { } pidFile
+            ? BrokerReload.SignalFromPidFileAsync(pidFile, cancellationToken)
+            : throw new ProvisioningException("No broker pid file is configured (ProvisioningOptions.BrokerPidFile), so the broker cannot be found: send it SIGHUP yourself (BrokerReload.Signal(pid) or 'systemctl reload mosquitto').");
+
     public void Dispose() => _ca.Dispose();
 
     private async Task EnsureBrokerAndHubAsync(CancellationToken cancellationToken)

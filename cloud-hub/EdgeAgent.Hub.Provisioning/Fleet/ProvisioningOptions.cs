@@ -27,6 +27,12 @@ public sealed record ProvisioningOptions
     /// <summary>Writes <c>user X</c> into mosquitto.conf (e.g. "root" in tests whose files live in a 0700 temp dir).</summary>
     public string? BrokerUser { get; init; }
 
+    /// <summary>
+    /// Mosquitto's <c>pid_file</c> (written by 2.0.11 also without <c>-d</c>); lets
+    /// <see cref="FleetProvisioner.ReloadBrokerAsync"/> find the broker. Null: the caller signals the broker.
+    /// </summary>
+    public string? BrokerPidFile { get; init; }
+
     /// <summary>Raw lines added to the global part of mosquitto.conf (logging, persistence).</summary>
     public IReadOnlyList<string> ExtraBrokerConfig { get; init; } = [];
 

@@ -54,6 +54,7 @@ public sealed class ProvisionedBroker : IAsyncDisposable
             Directory = root,
             BrokerHost = "localhost",
             BindAddress = "127.0.0.1",
+            BrokerPidFile = Path.Combine(root, "mosquitto.pid"),
             CertificatePort = FreePort(),
             PasswordPort = FreePort(),
             // Run as root, Mosquitto would drop to 'mosquitto' and fail to read our 0700 temp dir (REFERENCE.md).
@@ -94,20 +95,29 @@ public sealed class ProvisionedBroker : IAsyncDisposable
                 await probe.ConnectAsync(IPAddress.Loopback, CertificatePort);
                 using var probe2 = new TcpClient();
                 await probe2.ConnectAsync(IPAddress.Loopback, PasswordPort);
-                return;
+                if (new FileInfo(Provisioner.Options.BrokerPidFile!) is { Exists: true, Length: > 0 })
+                {
+                    return;
+                }
             }
             catch (SocketException) when (DateTime.UtcNow < deadline)
             {
-                await Task.Delay(25);
             }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException("mosquitto did not open its listeners and pid file:\n" + Log);
+            }
+
+            await Task.Delay(25);
         }
     }
 
-    /// <summary>SIGHUP through the library, then waits until the broker logged that it reloaded.</summary>
+    /// <summary>SIGHUP through the library (pid file), then waits until the broker logged that it reloaded.</summary>
     public async Task ReloadAsync()
     {
         int before = CountReloads();
-        BrokerReload.Signal(_process!.Id);
+        await Provisioner.ReloadBrokerAsync();
         DateTime deadline = DateTime.UtcNow.AddSeconds(15);
         while (CountReloads() == before)
         {

@@ -33,6 +33,23 @@ public sealed class RevocationTests
         await using TestClient still = await broker.ConnectDeviceAsync(keep);
         Assert.True((await still.PublishAsync("edgeagent/v1/keep-1/status", "online")).ReasonCode < MqttReasonCode.UnspecifiedError);
         await using TestClient hub = await broker.ConnectHubAsync();
+
+        // Re-signing the CRL (before it expires) keeps the revocation.
+        await broker.Provisioner.RenewCrlAsync();
+        await broker.ReloadAsync();
+        await Assert.ThrowsAnyAsync<Exception>(broker.CreateClient(broker.CertificatePort, goneCertificate, "gone-1", true, 0).ConnectAsync);
+        await using TestClient stillAfterRenewal = await broker.ConnectDeviceAsync(keep);
+    }
+
+    [Fact]
+    public async Task Reload_of_a_missing_broker_says_what_to_check()
+    {
+        var noProcess = Assert.Throws<ProvisioningException>(() => EdgeAgent.Hub.Provisioning.Broker.BrokerReload.Signal(99_999_999));
+        Assert.Contains("no process 99999999", noProcess.Message, StringComparison.Ordinal);
+
+        await using ProvisionedBroker broker = await ProvisionedBroker.CreateAsync();
+        var noPidFile = await Assert.ThrowsAsync<ProvisioningException>(() => broker.Provisioner.ReloadBrokerAsync());
+        Assert.Contains("pid file", noPidFile.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -180,6 +180,24 @@ public sealed class FleetProvisionerTests : IDisposable
     }
 
     [Fact]
+    public async Task Two_provisioners_adding_at_the_same_time_lose_no_device()
+    {
+        using FleetProvisioner one = await FleetProvisioner.OpenAsync(Options());
+        using FleetProvisioner two = await FleetProvisioner.OpenAsync(Options());
+        Task AddMany(FleetProvisioner p, string prefix) => Task.Run(async () =>
+        {
+            for (int i = 0; i < 8; i++)
+            {
+                await p.AddDeviceAsync($"{prefix}-{i}");
+            }
+        });
+
+        await Task.WhenAll(AddMany(one, "one"), AddMany(two, "two"));
+        Assert.Equal(16, (await one.ListDevicesAsync()).Count);
+        Assert.Equal(16, (await two.ListDevicesAsync()).Select(d => d.Id).Distinct().Count());
+    }
+
+    [Fact]
     public async Task Bundle_packs_into_a_tarball_that_keeps_the_key_private()
     {
         using FleetProvisioner p = await FleetProvisioner.OpenAsync(Options());
