@@ -29,7 +29,7 @@ public sealed class FleetProvisioner : IDisposable
     {
         _options = options;
         _ca = ca;
-        Broker = new BrokerFiles(Path.Combine(options.Directory, "broker"));
+        Broker = new BrokerFiles(options.BrokerDirectory ?? Path.Combine(options.Directory, "broker"));
         string hub = Path.Combine(options.Directory, "hub");
         Hub = new HubCredentials(options.HubIdentity, Path.Combine(hub, "hub.crt"), Path.Combine(hub, "hub.key"), Path.Combine(hub, "ca.crt"));
     }
@@ -61,7 +61,7 @@ public sealed class FleetProvisioner : IDisposable
             throw new ProvisioningException($"Hub identity '{options.HubIdentity}' must not be a valid device id (include '_' for example) and must not contain '/', '+', '#', ':' or spaces.");
         }
 
-        ProtectedFile.EnsurePrivateDirectory(options.Directory);
+        ProtectedFile.EnsureRootDirectory(options.Directory);
         using FileStream lockFile = await AcquireLockAsync(options, cancellationToken).ConfigureAwait(false);
         CertificateAuthority ca = await CertificateAuthority.OpenOrCreateAsync(Path.Combine(options.Directory, "ca"), options.CaCommonName, options.TimeProvider, cancellationToken).ConfigureAwait(false);
         var provisioner = new FleetProvisioner(options, ca);
@@ -195,12 +195,12 @@ public sealed class FleetProvisioner : IDisposable
 
     private async Task EnsureBrokerAndHubAsync(CancellationToken cancellationToken)
     {
-        System.IO.Directory.CreateDirectory(Broker.Directory);
+        ProtectedFile.EnsureBrokerDirectory(Broker.Directory);
         if (!File.Exists(Broker.ServerCertificatePath) || !File.Exists(Broker.ServerKeyPath))
         {
             string[] names = [_options.BrokerHost, .. _options.ExtraBrokerNames, .. LocalNames];
             IssuedCertificate server = _ca.IssueServer(names.Distinct(StringComparer.OrdinalIgnoreCase).ToArray(), TimeSpan.FromDays(5 * 365));
-            await ProtectedFile.WriteAsync(Broker.ServerKeyPath, server.PrivateKeyPem + "\n", ProtectedFile.Secret, cancellationToken).ConfigureAwait(false);
+            await ProtectedFile.WriteAsync(Broker.ServerKeyPath, server.PrivateKeyPem + "\n", ProtectedFile.BrokerSecret, cancellationToken).ConfigureAwait(false);
             await ProtectedFile.WriteAsync(Broker.ServerCertificatePath, server.CertificatePem + "\n", ProtectedFile.Public, cancellationToken).ConfigureAwait(false);
         }
 
@@ -222,10 +222,9 @@ public sealed class FleetProvisioner : IDisposable
         var revoked = registry.Devices.Where(d => d.IsRevoked && d.CertificateSerial is not null)
             .Select(d => new KeyValuePair<string, DateTimeOffset>(d.CertificateSerial!, d.RevokedAt!.Value)).ToList();
         await _ca.WriteCrlAsync(revoked, cancellationToken).ConfigureAwait(false);
-        File.Copy(_ca.CrlPath, Broker.CrlPath + ".tmp", overwrite: true);
-        File.Move(Broker.CrlPath + ".tmp", Broker.CrlPath, overwrite: true);
-        // The broker reads these as its own user; hashes are not secrets of the same order as keys but stay 0600.
-        await ProtectedFile.WriteAsync(Broker.PasswordPath, MosquittoConfiguration.RenderPasswordFile(registry.Devices), ProtectedFile.Secret, cancellationToken).ConfigureAwait(false);
+        await ProtectedFile.WriteAsync(Broker.CrlPath, await File.ReadAllTextAsync(_ca.CrlPath, cancellationToken).ConfigureAwait(false), ProtectedFile.Public, cancellationToken).ConfigureAwait(false);
+        // The broker reads these as its own user (group-readable, see ProtectedFile.BrokerSecret).
+        await ProtectedFile.WriteAsync(Broker.PasswordPath, MosquittoConfiguration.RenderPasswordFile(registry.Devices), ProtectedFile.BrokerSecret, cancellationToken).ConfigureAwait(false);
         await ProtectedFile.WriteAsync(Broker.AclPath, MosquittoConfiguration.RenderAcl(_options.HubIdentity), ProtectedFile.Public, cancellationToken).ConfigureAwait(false);
         await ProtectedFile.WriteAsync(Broker.ConfigPath, MosquittoConfiguration.RenderConfig(_options, Broker), ProtectedFile.Public, cancellationToken).ConfigureAwait(false);
     }

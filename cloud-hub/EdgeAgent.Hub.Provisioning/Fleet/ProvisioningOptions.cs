@@ -9,6 +9,13 @@ public sealed record ProvisioningOptions
     /// </summary>
     public required string Directory { get; init; }
 
+    /// <summary>
+    /// Where Mosquitto's files go (default <c>&lt;Directory&gt;/broker</c>), created 2750: run
+    /// <c>chgrp -R mosquitto</c> on it once so the broker can read its key and password file after
+    /// dropping root; files written later inherit the group.
+    /// </summary>
+    public string? BrokerDirectory { get; init; }
+
     /// <summary>Host name or address devices use for the broker: written to agent.json and into the server certificate.</summary>
     public required string BrokerHost { get; init; }
 

@@ -13,6 +13,13 @@ internal static class ProtectedFile
     /// <summary>0600: private keys, password hashes, the registry.</summary>
     public const UnixFileMode Secret = UnixFileMode.UserRead | UnixFileMode.UserWrite;
 
+    /// <summary>
+    /// 0640: the broker's key and password file. Mosquitto reads them as its own user after dropping
+    /// root (REFERENCE.md), so they are readable by the group of the broker directory, which new files
+    /// inherit through the directory's set-group-id bit.
+    /// </summary>
+    public const UnixFileMode BrokerSecret = Secret | UnixFileMode.GroupRead;
+
     /// <summary>0644: certificates, CRL, broker configuration.</summary>
     public const UnixFileMode Public = Secret | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
 
@@ -43,6 +50,38 @@ internal static class ProtectedFile
             File.Delete(temp);
             throw;
         }
+    }
+
+    /// <summary>
+    /// Creates the broker directory with mode 2750 when missing: <c>chgrp -R mosquitto</c> once and every
+    /// file written later (temp file + rename) belongs to that group too.
+    /// </summary>
+    public static void EnsureBrokerDirectory(string path)
+    {
+        if (OperatingSystem.IsWindows() || Directory.Exists(path))
+        {
+            Directory.CreateDirectory(path);
+            return;
+        }
+
+        Directory.CreateDirectory(path);
+        // chmod rather than the mkdir mode: mkdir(2) may drop S_ISGID.
+        File.SetUnixFileMode(path, UnixFileMode.SetGroup | UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute);
+    }
+
+    /// <summary>
+    /// Creates the provisioning root with mode 0711 when missing: others may pass through to the broker
+    /// directory but cannot list it; everything secret inside has its own 0600/0700 mode.
+    /// </summary>
+    public static void EnsureRootDirectory(string path)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(path);
+            return;
+        }
+
+        Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute);
     }
 
     /// <summary>Creates <paramref name="path"/> (and parents) with mode 0700 when missing.</summary>
