@@ -32,9 +32,9 @@ Console.WriteLine($"# {Environment.ProcessorCount} cores, {System.Runtime.Intero
 var configs = new (string Name, OutboxDurability Durability, int Group, TimeSpan Window)[]
 {
     ("outbox FULL, group ≤100 / 50 ms", OutboxDurability.Full, 100, TimeSpan.FromMilliseconds(50)),
-    ("outbox FULL, group ≤1000 / 50 ms (default)", OutboxDurability.Full, 1000, TimeSpan.FromMilliseconds(50)),
-    ("outbox FULL, group ≤5000 / 50 ms", OutboxDurability.Full, 5000, TimeSpan.FromMilliseconds(50)),
-    ("outbox NORMAL, group ≤1000 / 50 ms", OutboxDurability.Normal, 1000, TimeSpan.FromMilliseconds(50)),
+    ("outbox FULL, group ≤1000 / 50 ms", OutboxDurability.Full, 1000, TimeSpan.FromMilliseconds(50)),
+    ("outbox FULL, group ≤5000 / 50 ms (default)", OutboxDurability.Full, 5000, TimeSpan.FromMilliseconds(50)),
+    ("outbox NORMAL, group ≤5000 / 50 ms", OutboxDurability.Normal, 5000, TimeSpan.FromMilliseconds(50)),
 };
 var results = new Dictionary<string, List<double>>();
 var cpu = new Dictionary<string, List<double>>(); // events per CPU-second of this process: robust against other load
@@ -48,7 +48,7 @@ void Add(string name, (double Wall, double Cpu) v)
 
 // Warm-up (JIT, page cache, file creation) outside the measurement.
 RawBulkInsert(Path.Combine(root, "warmup-raw.db"));
-await OutboxIngest(Path.Combine(root, "warmup-outbox.db"), OutboxDurability.Full, 1000, TimeSpan.FromMilliseconds(50));
+await OutboxIngest(Path.Combine(root, "warmup-outbox.db"), OutboxDurability.Full, 5000, TimeSpan.FromMilliseconds(50));
 
 for (var round = 0; round < rounds; round++)
 {
