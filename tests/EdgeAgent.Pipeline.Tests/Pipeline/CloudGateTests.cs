@@ -84,6 +84,26 @@ public sealed class CloudGateTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Results_are_published_to_a_local_mqtt_topic()
+    {
+        await using var device = await PipelineHarness.ConnectAsync(_broker.Port, "dev");
+        await using var listener = await PipelineHarness.ConnectAsync(_broker.Port, "listener");
+        int received = 0;
+        listener.MessageHandler = (m, _) => { if (m.Topic == "plant/line1/state") Interlocked.Increment(ref received); return ValueTask.CompletedTask; };
+        await listener.SubscribeAsync("plant/line1/state", EdgeAgent.Mqtt.Packets.MqttQualityOfService.AtLeastOnce);
+        await using var outbox = await PipelineHarness.OpenOutboxAsync(_dir);
+        using var engine = PipelineHarness.Engine();
+        var output = new MqttResultOutput(device, "plant/line1/state", EdgeAgent.Mqtt.Packets.MqttQualityOfService.AtLeastOnce);
+        var pipeline = new InferencePipeline(PipelineHarness.Source(15), PipelineHarness.Spec, engine, outbox, Options(0f), outputs: [output]);
+
+        await pipeline.RunAsync(CancellationToken.None);
+
+        for (int i = 0; i < 200 && Volatile.Read(ref received) < 15; i++) await Task.Delay(25);
+        Assert.Equal(15, Volatile.Read(ref received));
+        Assert.Equal(0, pipeline.Counters.OutputFailures);
+    }
+
+    [Fact]
     public async Task A_responder_slower_than_the_timeout_leaves_the_local_answer_and_queues_the_case()
     {
         await using var device = await PipelineHarness.ConnectAsync(_broker.Port, "dev");

@@ -99,6 +99,63 @@ public sealed class LocalPipelineTests : IDisposable
     }
 
     [Fact]
+    public async Task Out_of_distribution_windows_are_escalated_even_when_the_model_is_confident()
+    {
+        var reference = ReferenceFrom(seed: 99, samples: 20_000);
+        await using var outbox = await PipelineHarness.OpenOutboxAsync(_dir);
+        using var engine = PipelineHarness.Engine();
+        // +10 g per second on every axis: after a fraction of a second every value is far outside the reference range.
+        var source = PipelineHarness.Source(20, seed: 5, s => s with { DriftStartSeconds = 0, DriftMeanPerSecond = 10 });
+        var options = Options() with { Gate = new GateOptions { ConfidenceThreshold = 0, OutOfDistributionThreshold = 0.5f } };
+        var pipeline = new InferencePipeline(source, PipelineHarness.Spec, engine, outbox, options, reference: reference);
+
+        await pipeline.RunAsync(CancellationToken.None);
+
+        Assert.Equal(20, pipeline.Counters.Escalated);
+        Assert.Equal(20, pipeline.Counters.FallbackFor(FallbackReason.CloudDisabled));
+        var cases = PipelineHarness.ReadOutbox(outbox, TelemetryStream.FallbackCase);
+        Assert.Equal(20, cases.Count);
+        Assert.All(cases, c =>
+        {
+            Assert.Equal("out-of-distribution", c.GetProperty("escalation").GetString());
+            Assert.True(c.GetProperty("oodScore").GetSingle() >= 0.5f);
+        });
+    }
+
+    [Fact]
+    public async Task Without_a_reference_profile_nothing_is_out_of_distribution_and_clean_windows_stay_local()
+    {
+        await using var outbox = await PipelineHarness.OpenOutboxAsync(_dir);
+        using var engine = PipelineHarness.Engine();
+        var options = Options() with { Gate = new GateOptions { ConfidenceThreshold = 0, OutOfDistributionThreshold = 0.01f } };
+        var pipeline = new InferencePipeline(PipelineHarness.Source(10), PipelineHarness.Spec, engine, outbox, options);
+
+        await pipeline.RunAsync(CancellationToken.None);
+
+        Assert.Equal(10, pipeline.Counters.Local);
+        Assert.Equal(0, pipeline.Counters.Escalated);
+    }
+
+    [Fact]
+    public async Task A_tiny_outbox_queue_may_drop_telemetry_but_never_a_fallback_case()
+    {
+        await using var outbox = await PipelineHarness.OpenOutboxAsync(_dir);
+        using var engine = PipelineHarness.Engine();
+        // Every window is a hard case without a cloud tier, so every window carries a fallback case.
+        var options = Options(threshold: 1.0f) with { OutboxQueueCapacity = 1, OutboxBatch = 1 };
+        var pipeline = new InferencePipeline(PipelineHarness.Source(200), PipelineHarness.Spec, engine, outbox, options);
+
+        await pipeline.RunAsync(CancellationToken.None);
+
+        var c = pipeline.Counters;
+        Assert.Equal(200, c.Windows);
+        Assert.Equal(c.Escalated, c.FallbackCasesQueued);
+        Assert.Equal(c.Escalated, PipelineHarness.ReadOutbox(outbox, TelemetryStream.FallbackCase).Count);
+        Assert.Equal(c.Windows, c.TelemetryCommitted + c.TelemetryDropped);
+        Assert.Equal(c.TelemetryCommitted, PipelineHarness.ReadOutbox(outbox, TelemetryStream.Telemetry).Count);
+    }
+
+    [Fact]
     public async Task Results_reach_the_file_and_gpio_outputs()
     {
         await using var outbox = await PipelineHarness.OpenOutboxAsync(_dir);
