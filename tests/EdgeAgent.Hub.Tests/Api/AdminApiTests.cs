@@ -181,6 +181,22 @@ public sealed class AdminApiTests : IAsyncLifetime
     private static string Json(BundleManifest m) => Encoding.UTF8.GetString(BundleManifestJson.Serialize(m));
 
     [Fact]
+    public async Task Serve_and_migrate_refuse_an_unusable_store_with_one_clear_line()
+    {
+        var dll = Path.Combine(AppContext.BaseDirectory, "edgehub.dll");
+        var serve = await ChildProcess.RunAsync("dotnet", [dll, "serve", "--store", "mysql:db", "--urls", "http://127.0.0.1:1"]);
+        Assert.Equal(1, serve.ExitCode);
+        Assert.Contains("neither 'sqlite:PATH' nor 'postgres:CONNECTION-STRING'", serve.StandardError);
+        var missingDir = await ChildProcess.RunAsync("dotnet", [dll, "migrate", "--store", "sqlite:/nonexistent-dir/hub.db"]);
+        Assert.Equal(1, missingDir.ExitCode);
+        Assert.Contains("directory '/nonexistent-dir' does not exist", missingDir.StandardError);
+
+        var migrate = await ChildProcess.RunAsync("dotnet", [dll, "migrate", "--store", "sqlite:" + _hub.StorePath]);
+        Assert.True(migrate.ExitCode == 0, migrate.StandardError);
+        Assert.Contains("applied now: []; schema versions: [1,2,3,4,5]", migrate.StandardOutput);
+    }
+
+    [Fact]
     public async Task A_generated_int8_model_is_registered_after_its_checks_pass_and_its_bundle_is_built()
     {
         var model = QdqMlp.Generate();

@@ -129,6 +129,36 @@ public sealed class MqttIngestionTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Two_hub_instances_share_the_telemetry_load_and_store_each_event_once()
+    {
+        // A second hub on the same store and broker, in the same shared-subscription group.
+        await using var second = await RunningHub.StartAsync("127.0.0.1", _broker.Port, store: "sqlite:" + _hub.StorePath, clientId: "edgehub-second");
+        await second.Mqtt.Subscribed.WaitAsync(TimeSpan.FromSeconds(30));
+        const string id = "conveyor-5";
+        var boot = new string('9', 32);
+        await using var device = await DeviceAsync(id);
+        for (int b = 0; b < 20; b++)
+            await PublishAsync(device, id, TelemetryStream.Telemetry, boot, Enumerable.Range(b * 10 + 1, 10).Select(i => Data(i)).ToList());
+
+        await Eventually.ValueAsync(() => _hub.Store.CountEventsAsync(id), n => n >= 200, "200 events");
+        var a = _hub.Ingestor.DedupStatistics.Accepted;
+        var b2 = second.Ingestor.DedupStatistics.Accepted;
+        Assert.True(a > 0 && b2 > 0, $"both instances should take part: {a} and {b2}");
+        Assert.Equal(200, a + b2); // each message went to exactly one member of the group
+        Assert.Equal(200, await _hub.Store.CountEventsAsync(id));
+    }
+
+    [Fact]
+    public async Task A_status_payload_without_online_is_parked_and_the_device_left_unchanged()
+    {
+        await using var device = await DeviceAsync("valve-8");
+        await device.PublishAsync(new MqttApplicationMessage { Topic = "edgeagent/v1/valve-8/status", Payload = """{"agentVersion":"0.1.0"}"""u8.ToArray() });
+        var rejected = await Eventually.ValueAsync(() => _hub.Store.ListRejectedMessagesAsync(10), r => r.Count >= 1, "parked status");
+        Assert.Contains("needs a boolean 'online' field", rejected.Single().Reason);
+        Assert.Null(await _hub.Store.GetDeviceAsync("valve-8"));
+    }
+
+    [Fact]
     public async Task Drift_sketches_from_several_devices_merge_per_model_version_and_day()
     {
         var day = DateOnly.FromDateTime(T0.UtcDateTime);
