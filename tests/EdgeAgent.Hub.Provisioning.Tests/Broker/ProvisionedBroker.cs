@@ -46,19 +46,21 @@ public sealed class ProvisionedBroker : IAsyncDisposable
         }
     }
 
-    public static async Task<ProvisionedBroker> CreateAsync()
+    /// <param name="dropToMosquittoUser">Run as root, let the broker drop to user 'mosquitto' (production setup) instead of staying root.</param>
+    public static async Task<ProvisionedBroker> CreateAsync(bool dropToMosquittoUser = false)
     {
+        bool runAsRoot = Environment.UserName == "root";
         string root = Path.Combine(Path.GetTempPath(), "edgeagent-prov-" + Guid.NewGuid().ToString("N")[..10]);
         var options = new ProvisioningOptions
         {
             Directory = root,
             BrokerHost = "localhost",
             BindAddress = "127.0.0.1",
-            BrokerPidFile = Path.Combine(root, "mosquitto.pid"),
+            BrokerPidFile = Path.Combine(root, "run", "mosquitto.pid"),
             CertificatePort = FreePort(),
             PasswordPort = FreePort(),
             // Run as root, Mosquitto would drop to 'mosquitto' and fail to read our 0700 temp dir (REFERENCE.md).
-            BrokerUser = Environment.UserName == "root" ? "root" : null,
+            BrokerUser = !runAsRoot ? null : dropToMosquittoUser ? "mosquitto" : "root",
             // stderr: unbuffered, so the log can be read while the broker runs.
             ExtraBrokerConfig = ["log_dest stderr", "log_type all"],
         };
@@ -68,6 +70,15 @@ public sealed class ProvisionedBroker : IAsyncDisposable
 
     public async Task StartAsync()
     {
+        // Like /run/mosquitto: the broker writes its pid file after dropping privileges.
+        string run = Path.GetDirectoryName(Provisioner.Options.BrokerPidFile)!;
+        Directory.CreateDirectory(run);
+        if (Provisioner.Options.BrokerUser is "mosquitto")
+        {
+            ChildProcess.Result chown = await ChildProcess.RunAsync("chown", ["mosquitto", run]);
+            Assert.True(chown.ExitCode == 0, chown.StandardError);
+        }
+
         var info = new ProcessStartInfo(MosquittoBroker.BrokerPath)
         {
             ArgumentList = { "-c", Provisioner.Broker.ConfigPath },

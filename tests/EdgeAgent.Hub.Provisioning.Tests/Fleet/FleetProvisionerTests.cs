@@ -25,7 +25,7 @@ public sealed class FleetProvisionerTests : IDisposable
     }
 
     [Fact]
-    public async Task Private_keys_are_0600_and_the_ca_directory_0700()
+    public async Task Private_keys_are_0600_the_ca_directory_0700_and_broker_secrets_group_readable_only()
     {
         using FleetProvisioner p = await FleetProvisioner.OpenAsync(Options());
         DeviceBundle d = await p.AddDeviceAsync("pump-7");
@@ -33,7 +33,9 @@ public sealed class FleetProvisionerTests : IDisposable
         Assert.Equal(secret, File.GetUnixFileMode(Path.Combine(_root, "ca", "ca.key")));
         Assert.Equal(secret, File.GetUnixFileMode(d.KeyPath!));
         Assert.Equal(secret, File.GetUnixFileMode(p.Hub.KeyPath));
-        Assert.Equal(secret, File.GetUnixFileMode(p.Broker.ServerKeyPath));
+        // The broker reads its key as user 'mosquitto' through the directory's group.
+        Assert.Equal(secret | UnixFileMode.GroupRead, File.GetUnixFileMode(p.Broker.ServerKeyPath));
+        Assert.Equal(secret | UnixFileMode.GroupRead, File.GetUnixFileMode(p.Broker.PasswordPath));
         Assert.Equal(secret, File.GetUnixFileMode(Path.Combine(_root, "registry.json")));
         Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(Path.Combine(_root, "ca")));
     }
