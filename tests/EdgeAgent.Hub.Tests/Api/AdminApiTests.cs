@@ -155,7 +155,7 @@ public sealed class AdminApiTests : IAsyncLifetime
     }
 
     /// <summary>A valid bundle manifest (without its model section) for a generated model, with golden vectors from its C# reference.</summary>
-    private static BundleManifest ManifestFor(GeneratedModel model, string version)
+    internal static BundleManifest ManifestFor(GeneratedModel model, string version)
     {
         var samples = model.ReferenceSamples(3);
         return new BundleManifest
@@ -178,7 +178,7 @@ public sealed class AdminApiTests : IAsyncLifetime
         };
     }
 
-    private static string Json(BundleManifest m) => Encoding.UTF8.GetString(BundleManifestJson.Serialize(m));
+    internal static string Json(BundleManifest m) => Encoding.UTF8.GetString(BundleManifestJson.Serialize(m));
 
     [Fact]
     public async Task Serve_and_migrate_refuse_an_unusable_store_with_one_clear_line()
@@ -268,7 +268,7 @@ public sealed class AdminApiTests : IAsyncLifetime
         Assert.Empty(await small.Store.ListModelsAsync());
     }
 
-    private static MultipartFormDataContent Upload(byte[] onnx, string manifest)
+    internal static MultipartFormDataContent Upload(byte[] onnx, string manifest)
     {
         var form = new MultipartFormDataContent();
         var model = new ByteArrayContent(onnx);

@@ -3,7 +3,11 @@ using System.Text.Json.Nodes;
 using EdgeAgent.Hub.Tests.Fixtures;
 using EdgeAgent.Mqtt;
 using EdgeAgent.Mqtt.Packets;
+using EdgeAgent.Hub.Tests.Api;
+using EdgeAgent.OnnxFormat.Generators;
+using EdgeAgent.Sketches.Drift;
 using EdgeAgent.Sketches.Kll;
+using EdgeAgent.Sketches.Profiles;
 using EdgeAgent.Telemetry.Wire;
 using EdgeAgent.TestSupport.Mosquitto;
 using Xunit;
@@ -185,6 +189,48 @@ public sealed class MqttIngestionTests : IAsyncLifetime
         Assert.Equal(("x0", 6, 3, total), ((string)feature["feature"]!, (int)feature["windows"]!, (int)feature["devices"]!, (long)feature["count"]!));
         Assert.InRange((float)feature["median"]!, 4f, 6f);
         Assert.False((bool)drift["hasReference"]!);
+    }
+
+    [Fact]
+    public async Task Fleet_drift_is_measured_against_the_reference_profile_registered_with_the_model()
+    {
+        // Reference: feature x0 ~ N(0, 1) from training data; the fleet sends x0 ~ N(0, 1) and x1 ~ N(1.5, 1) shifted.
+        var rng = new Random(11);
+        float Gaussian(double mean) => (float)(mean + Math.Sqrt(-2 * Math.Log(1 - rng.NextDouble())) * Math.Cos(2 * Math.PI * rng.NextDouble()));
+        var refX0 = new FeatureAccumulator();
+        var refX1 = new FeatureAccumulator();
+        for (int i = 0; i < 20_000; i++) { refX0.Add(Gaussian(0)); refX1.Add(Gaussian(0)); }
+        var model = QdqMlp.Generate();
+        var manifest = AdminApiTests.ManifestFor(model, "2.0.0");
+        manifest.DriftProfile = ReferenceProfileJson.ToDocument(new ReferenceProfile([FeatureProfile.FromAccumulator("x0", refX0), FeatureProfile.FromAccumulator("x1", refX1)]));
+        using var op = _hub.Client(_hub.OperatorToken);
+        var registered = await op.PostAsync("api/v1/models", AdminApiTests.Upload(model.OnnxBytes, AdminApiTests.Json(manifest)));
+        Assert.True(registered.StatusCode == System.Net.HttpStatusCode.Created, await registered.Content.ReadAsStringAsync());
+
+        foreach (var id in new[] { "f-1", "f-2" })
+        {
+            await using var device = await DeviceAsync(id);
+            var x0 = new KllFloatsSketch();
+            var x1 = new KllFloatsSketch();
+            for (int i = 0; i < 5000; i++) { x0.Update(Gaussian(0)); x1.Update(Gaussian(1.5)); }
+            await PublishAsync(device, id, TelemetryStream.Drift, new string('7', 32),
+            [
+                new WireEvent(1, T0, 0, TelemetryEventKind.Data, x0.ToByteArray(), false, "vib-mlp@2.0.0/x0"),
+                new WireEvent(2, T0, 0, TelemetryEventKind.Data, x1.ToByteArray(), false, "vib-mlp@2.0.0/x1"),
+            ]);
+        }
+        var day = DateOnly.FromDateTime(T0.UtcDateTime);
+        await Eventually.ValueAsync(async () => (await _hub.Store.ListDriftWindowsAsync("vib-mlp", "2.0.0", day)).Count, n => n >= 4, "four drift windows");
+        using var reader = _hub.Client(_hub.ReadOnlyToken);
+        var drift = JsonNode.Parse(await reader.GetStringAsync($"api/v1/drift/vib-mlp/2.0.0?day={day:yyyy-MM-dd}"))!;
+        Assert.True((bool)drift["hasReference"]!);
+        var features = drift["features"]!.AsArray().ToDictionary(f => (string)f!["feature"]!, f => f!);
+        Assert.Equal(10_000L, (long)features["x0"]["count"]!);
+        Assert.True((double)features["x0"]["psi"]! < 0.1, $"stable feature PSI {features["x0"]["psi"]}");
+        Assert.False((bool)features["x0"]["ksDrift"]!);
+        Assert.True((double)features["x1"]["psi"]! > 0.25, $"shifted feature PSI {features["x1"]["psi"]}");
+        Assert.True((bool)features["x1"]["ksDrift"]!);
+        Assert.InRange((double)features["x1"]["wasserstein1Normalized"]!, 1.2, 1.8); // a 1.5 σ shift
     }
 }
 
