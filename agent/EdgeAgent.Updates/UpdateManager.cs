@@ -169,6 +169,7 @@ public sealed class UpdateManager
                         break;
                     case UpdatePhase.Validating:
                         bundle ??= Verify(record);
+                        CheckServingContract(bundle);
                         var report = _validator.ValidateModel(bundle);
                         record.TargetSlot = ModelSlotStore.Other(_store.ReadPointer()?.Active ?? "b");
                         await TransitionAsync(record, _options.ShadowWindows > 0 ? UpdatePhase.Shadow : UpdatePhase.Activating, null, new()
@@ -192,7 +193,7 @@ public sealed class UpdateManager
                         return new UpdateOutcome(record.Phase, record.Version, record.Reason);
                 }
             }
-            catch (UpdateRefusedException e) when (record.Phase is not (UpdatePhase.Activating or UpdatePhase.Observing))
+            catch (UpdateRefusedException e) when (record.Phase is not UpdatePhase.Observing)
             {
                 await RefuseAsync(record, e, cancellationToken).ConfigureAwait(false);
                 return new UpdateOutcome(UpdatePhase.Refused, record.Version, e.Message, e.Refusal);
@@ -294,6 +295,21 @@ public sealed class UpdateManager
         return bundle;
     }
 
+    /// <summary>
+    /// The serving engine's bound contract must accept the release unless contract changes are
+    /// allowed: refused here, before anything is installed, rather than by Swap after the slot pointer moved.
+    /// </summary>
+    private void CheckServingContract(ModelBundle bundle)
+    {
+        if (_options.AcceptContractChange) return;
+        try { BundleValidator.CheckContract(new ModelContract(_engine.Inputs, _engine.Outputs), bundle.Manifest); }
+        catch (ModelContractException e)
+        {
+            throw new UpdateRefusedException(UpdateRefusal.ContractMismatch,
+                $"release {bundle.Manifest.Version} changes the model contract of the serving model ({e.Message.Replace("the model has", "the serving model has", StringComparison.Ordinal)}); the windowing pipeline would not fit it. Allow it with AcceptContractChange after updating the configuration.", e);
+        }
+    }
+
     private async Task<Dictionary<string, double>> ShadowAsync(ModelBundle bundle, CancellationToken cancellationToken)
     {
         var session = OnnxSession.Load(bundle.Model, _options.SessionOptions, $"{bundle.Manifest.Name} {bundle.Manifest.Version} (shadow)");
@@ -372,9 +388,26 @@ public sealed class UpdateManager
                         ?? throw new UpdateStateException($"slot '{slot}' failed verification right after installation: {problem}");
         if (_engine.Source != installed.ModelPath)
         {
-            var session = OnnxSession.Load(installed.ModelPath, _options.SessionOptions);
-            try { _engine.Swap(session, _options.AcceptContractChange); }
-            catch { session.Dispose(); throw; }
+            try
+            {
+                var session = OnnxSession.Load(installed.ModelPath, _options.SessionOptions);
+                try { _engine.Swap(session, _options.AcceptContractChange); }
+                catch { session.Dispose(); throw; }
+            }
+            catch (Exception e) when (e is ModelContractException or OnnxRuntimeException)
+            {
+                // The old model still serves (Swap is all or nothing): point back at it before refusing,
+                // so a restart does not boot into the release that could not be switched to.
+                var revert = pointer;
+                if (alreadySwitched && pointer.Previous is { } prev && _slots.TryVerify(prev, true, out _) is { } old)
+                    revert = new SlotPointer
+                    {
+                        Active = prev, Previous = null, ActiveVersion = old.Manifest.Version, ActiveReleaseCounter = old.Manifest.ReleaseCounter,
+                        ActiveCommitted = true, ReleaseCounterFloor = pointer.ReleaseCounterFloor, Rejected = pointer.Rejected,
+                    };
+                await _store.WritePointerAsync(revert, cancellationToken).ConfigureAwait(false);
+                throw new UpdateRefusedException(UpdateRefusal.ModelLoad, $"release {record.Version} could not replace the serving model: {e.Message}", e);
+            }
         }
         record.Baseline = _health.StartWindow(installed.Manifest.ConfidenceThreshold);
     }

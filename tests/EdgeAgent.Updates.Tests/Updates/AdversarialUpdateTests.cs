@@ -143,4 +143,20 @@ public sealed class AdversarialUpdateTests
         Assert.Equal(UpdateRefusal.PreviouslyRejected, again.Refusal);
         Assert.Equal(fetchedBefore, bed.Server.TargetBytesSent);
     }
+
+    [Fact]
+    public async Task A_release_with_another_contract_than_the_serving_model_is_refused_before_installation()
+    {
+        await using var bed = await UpdateTestBed.CreateAsync();
+        var cnn = QdqCnn1d.Generate();
+        var m = new BundleManifest
+        {
+            Name = TestModels.Family, Version = "2.0.0", ReleaseCounter = 2, HardwareIds = [TestModels.HardwareId],
+            Windowing = new WindowingSpec { Length = 128, Stride = 64, Channels = 3 }, ConfidenceThreshold = 0.5, LatencyBudgetMs = 250,
+        };
+        EdgeAgent.Updates.Packaging.BundleDraft.Fill(m, cnn.OnnxBytes, 4, 0.02f, 1, "cnn");
+        var target = bed.Publish("2.0.0", BundleBuilder.Build(m, cnn.OnnxBytes));
+        await RefusedAsync(bed, target, UpdateRefusal.ContractMismatch, "changes the model contract of the serving model");
+        Assert.False(Directory.Exists(Path.Combine(bed.FamilyDir, "slots", "b"))); // nothing was installed
+    }
 }
