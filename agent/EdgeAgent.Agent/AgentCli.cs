@@ -18,6 +18,8 @@ public static class AgentCli
         root.Subcommands.Add(PredictCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());
         root.Subcommands.Add(MakeModelCommand.Create());
+        root.Subcommands.Add(ConfigCommand.Create());
+        root.Subcommands.Add(DoctorCommand.Create());
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(EdgeAgent.Agent.Cli.TufCommand.Create());
         root.Subcommands.Add(BundleCommand.Create());
