@@ -25,7 +25,7 @@ public sealed class LocalPipelineTests : IDisposable
     private static InferencePipelineOptions Options(float threshold = 0f, long? snapshotEvery = null) => new()
     {
         Model = "har-cnn", Labels = PipelineHarness.Labels, Gate = new GateOptions { ConfidenceThreshold = threshold },
-        Drift = new Drift.DriftMonitorOptions { SnapshotEveryWindows = snapshotEvery, Random = new Random(1) },
+        Drift = new EdgeAgent.Pipeline.Drift.DriftMonitorOptions { SnapshotEveryWindows = snapshotEvery, Random = new Random(1) },
     };
 
     [Fact]
