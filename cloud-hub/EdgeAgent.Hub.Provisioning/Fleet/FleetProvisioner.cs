@@ -68,7 +68,8 @@ public sealed class FleetProvisioner : IDisposable
         try
         {
             await provisioner.EnsureBrokerAndHubAsync(cancellationToken).ConfigureAwait(false);
-            await provisioner.WriteBrokerFilesAsync(await provisioner.ReadRegistryAsync(cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+            // Re-signed at every open so a long-running hub that reopens daily never lets the CRL expire.
+            await provisioner.WriteBrokerFilesAsync(await provisioner.ReadRegistryAsync(cancellationToken).ConfigureAwait(false), resignCrl: true, cancellationToken).ConfigureAwait(false);
             return provisioner;
         }
         catch
@@ -136,7 +137,7 @@ public sealed class FleetProvisioner : IDisposable
         await ProtectedFile.WriteAsync(bundle.AgentConfigPath, DeviceBundle.RenderAgentJson(deviceId, _options, authentication, bundle.Password), ProtectedFile.Secret, cancellationToken).ConfigureAwait(false);
         registry.Devices.Add(record);
         await WriteRegistryAsync(registry, cancellationToken).ConfigureAwait(false);
-        await WriteBrokerFilesAsync(registry, cancellationToken).ConfigureAwait(false);
+        await WriteBrokerFilesAsync(registry, resignCrl: false, cancellationToken).ConfigureAwait(false);
         return bundle;
     }
 
@@ -164,7 +165,7 @@ public sealed class FleetProvisioner : IDisposable
         DeviceRecord revoked = registry.Devices[index] with { RevokedAt = _options.TimeProvider.GetUtcNow() };
         registry.Devices[index] = revoked;
         await WriteRegistryAsync(registry, cancellationToken).ConfigureAwait(false);
-        await WriteBrokerFilesAsync(registry, cancellationToken).ConfigureAwait(false);
+        await WriteBrokerFilesAsync(registry, resignCrl: true, cancellationToken).ConfigureAwait(false);
         string directory = Path.Combine(DevicesDirectory, deviceId);
         if (System.IO.Directory.Exists(directory))
         {
@@ -178,7 +179,7 @@ public sealed class FleetProvisioner : IDisposable
     public async Task RenewCrlAsync(CancellationToken cancellationToken = default)
     {
         using FileStream lockFile = await AcquireLockAsync(_options, cancellationToken).ConfigureAwait(false);
-        await WriteBrokerFilesAsync(await ReadRegistryAsync(cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+        await WriteBrokerFilesAsync(await ReadRegistryAsync(cancellationToken).ConfigureAwait(false), resignCrl: true, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -217,16 +218,25 @@ public sealed class FleetProvisioner : IDisposable
         await ProtectedFile.WriteAsync(Hub.CaCertificatePath, ca, ProtectedFile.Public, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task WriteBrokerFilesAsync(RegistryDocument registry, CancellationToken cancellationToken)
+    /// <summary>
+    /// Brings the broker's files in line with the registry. The CRL is re-signed only when
+    /// <paramref name="resignCrl"/> (revocation, renewal, first open): adding a device does not change it,
+    /// and unchanged files are not rewritten (each write is an fsync; see docs/bench/provisioning.md).
+    /// </summary>
+    private async Task WriteBrokerFilesAsync(RegistryDocument registry, bool resignCrl, CancellationToken cancellationToken)
     {
-        var revoked = registry.Devices.Where(d => d.IsRevoked && d.CertificateSerial is not null)
-            .Select(d => new KeyValuePair<string, DateTimeOffset>(d.CertificateSerial!, d.RevokedAt!.Value)).ToList();
-        await _ca.WriteCrlAsync(revoked, cancellationToken).ConfigureAwait(false);
-        await ProtectedFile.WriteAsync(Broker.CrlPath, await File.ReadAllTextAsync(_ca.CrlPath, cancellationToken).ConfigureAwait(false), ProtectedFile.Public, cancellationToken).ConfigureAwait(false);
+        if (resignCrl || !File.Exists(Broker.CrlPath))
+        {
+            var revoked = registry.Devices.Where(d => d.IsRevoked && d.CertificateSerial is not null)
+                .Select(d => new KeyValuePair<string, DateTimeOffset>(d.CertificateSerial!, d.RevokedAt!.Value)).ToList();
+            await _ca.WriteCrlAsync(revoked, cancellationToken).ConfigureAwait(false);
+            await ProtectedFile.WriteAsync(Broker.CrlPath, await File.ReadAllTextAsync(_ca.CrlPath, cancellationToken).ConfigureAwait(false), ProtectedFile.Public, cancellationToken).ConfigureAwait(false);
+        }
+
         // The broker reads these as its own user (group-readable, see ProtectedFile.BrokerSecret).
-        await ProtectedFile.WriteAsync(Broker.PasswordPath, MosquittoConfiguration.RenderPasswordFile(registry.Devices), ProtectedFile.BrokerSecret, cancellationToken).ConfigureAwait(false);
-        await ProtectedFile.WriteAsync(Broker.AclPath, MosquittoConfiguration.RenderAcl(_options.HubIdentity), ProtectedFile.Public, cancellationToken).ConfigureAwait(false);
-        await ProtectedFile.WriteAsync(Broker.ConfigPath, MosquittoConfiguration.RenderConfig(_options, Broker), ProtectedFile.Public, cancellationToken).ConfigureAwait(false);
+        await ProtectedFile.WriteIfChangedAsync(Broker.PasswordPath, MosquittoConfiguration.RenderPasswordFile(registry.Devices), ProtectedFile.BrokerSecret, cancellationToken).ConfigureAwait(false);
+        await ProtectedFile.WriteIfChangedAsync(Broker.AclPath, MosquittoConfiguration.RenderAcl(_options.HubIdentity), ProtectedFile.Public, cancellationToken).ConfigureAwait(false);
+        await ProtectedFile.WriteIfChangedAsync(Broker.ConfigPath, MosquittoConfiguration.RenderConfig(_options, Broker), ProtectedFile.Public, cancellationToken).ConfigureAwait(false);
     }
 
     private async Task<RegistryDocument> ReadRegistryAsync(CancellationToken cancellationToken)

@@ -84,6 +84,20 @@ internal static class ProtectedFile
         Directory.CreateDirectory(path, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute);
     }
 
+    /// <summary>
+    /// Like <see cref="WriteAsync"/> but skips the write (and its fsync) when the file already holds
+    /// exactly <paramref name="content"/>; the broker files rarely change on a device add.
+    /// </summary>
+    public static async Task WriteIfChangedAsync(string path, string content, UnixFileMode mode, CancellationToken cancellationToken)
+    {
+        if (File.Exists(path) && string.Equals(await File.ReadAllTextAsync(path, cancellationToken).ConfigureAwait(false), content, StringComparison.Ordinal))
+        {
+            return;
+        }
+
+        await WriteAsync(path, content, mode, cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>Creates <paramref name="path"/> (and parents) with mode 0700 when missing.</summary>
     public static void EnsurePrivateDirectory(string path)
     {

@@ -73,7 +73,7 @@ public static class AdminApi
         api.MapGet("/devices/{id}/events", async (string id, int? limit, CancellationToken ct) =>
                 Results.Json((await store.ListEventsAsync(id, Math.Clamp(limit ?? 1000, 1, 100_000), ct))
                     .Select(e => new EventView(e.BootId, e.Seq, e.Stream, e.Kind, e.Ts, e.Prio,
-                        e.Data is null ? null : JsonDocument.Parse(e.Data).RootElement.Clone(), e.Bin)).ToList(), ctx.ListEventView))
+                        e.Data is null ? null : ParseJson(e.Data), e.Bin)).ToList(), ctx.ListEventView))
             .Role(HubRole.ReadOnly, "Stored telemetry events of a device (exactly once), by boot and seq");
 
         api.MapGet("/devices/{id}/gaps", async (string id, CancellationToken ct) =>
@@ -185,6 +185,12 @@ public static class AdminApi
         api.MapGet("/audit", async (int? limit, CancellationToken ct) =>
                 Results.Json((await store.ListAuditAsync(Math.Clamp(limit ?? 100, 1, 10_000), ct)).ToList(), ctx.ListAuditEntry))
             .Role(HubRole.Admin, "Audit log, newest first (append-only: who, what, when, outcome)");
+    }
+
+    private static JsonElement ParseJson(string json)
+    {
+        using var doc = JsonDocument.Parse(json);
+        return doc.RootElement.Clone();
     }
 
     private static RouteHandlerBuilder Role(this RouteHandlerBuilder builder, HubRole role, string summary) =>

@@ -15,11 +15,30 @@ namespace EdgeAgent.Hub.Ingestion;
 /// the hub across a restart) subscribed to device status (every instance sees all status) and to
 /// telemetry and drift through shared subscriptions (<c>$share/hub/…</c>, so instances split the load).
 /// Messages are acknowledged only after they are stored (the client acks when the handler returns).
+/// When the store is unavailable the handler retries with capped exponential backoff until it is back
+/// (or the hub stops): Mosquitto does not resend an unacknowledged message inside a live connection,
+/// so giving up would strand it until the next reconnect. Ordering is kept because the client hands
+/// messages over one at a time.
 /// </summary>
 public sealed class MqttHubConsumer(HubOptions options, IHubStore store, TelemetryIngestor ingestor, TimeProvider time, ILogger<MqttHubConsumer> logger)
     : BackgroundService
 {
     private MqttClient? _client;
+
+    private readonly ResiliencePipeline _storeRetry = new ResiliencePipelineBuilder().AddRetry(new RetryStrategyOptions
+    {
+        ShouldHandle = new PredicateBuilder().Handle<Exception>(e => e is System.Data.Common.DbException or HubStoreException or IOException or TimeoutException),
+        MaxRetryAttempts = int.MaxValue,
+        BackoffType = DelayBackoffType.Exponential,
+        UseJitter = true,
+        Delay = TimeSpan.FromMilliseconds(200),
+        MaxDelay = TimeSpan.FromSeconds(10),
+        OnRetry = a =>
+        {
+            logger.LogError(a.Outcome.Exception, "Store unavailable while saving an MQTT message (attempt {Attempt}); retrying in {Delay}", a.AttemptNumber + 1, a.RetryDelay);
+            return ValueTask.CompletedTask;
+        },
+    }).Build();
 
     /// <summary>Current connection state (for /healthz); <c>Disconnected</c> before the first connect.</summary>
     public MqttConnectionState State => _client?.State ?? MqttConnectionState.Disconnected;
@@ -88,7 +107,10 @@ public sealed class MqttHubConsumer(HubOptions options, IHubStore store, Telemet
             logger.LogError("Broker refused subscriptions: {Codes} {Reason}", string.Join(",", result.ReasonCodes), result.ReasonString);
     }
 
-    private async ValueTask HandleAsync(MqttApplicationMessage message, CancellationToken ct)
+    private ValueTask HandleAsync(MqttApplicationMessage message, CancellationToken ct) =>
+        _storeRetry.ExecuteAsync(static async (state, token) => await state.Self.HandleOnceAsync(state.Message, token), (Self: this, Message: message), ct);
+
+    private async ValueTask HandleOnceAsync(MqttApplicationMessage message, CancellationToken ct)
     {
         if (!HubTopics.TryParseDeviceTopic(message.Topic, out var deviceId, out var leaf))
         {
