@@ -153,6 +153,24 @@ public sealed class MqttIngestionTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_batch_arriving_while_the_store_fails_is_retried_and_stored_once_the_store_is_back()
+    {
+        const string id = "mixer-2";
+        var store = (EdgeAgent.Hub.Storage.SqlHubStore)_hub.Store;
+        // An injected fault: the events table disappears, so every insert fails with a database error.
+        await store.ExecuteRawForTestsAsync("ALTER TABLE telemetry_events RENAME TO telemetry_events_away");
+        await using var device = await DeviceAsync(id);
+        // The broker acknowledges the device at once; the hub holds its own acknowledgement while it retries.
+        await PublishAsync(device, id, TelemetryStream.Telemetry, new string('2', 32), Enumerable.Range(1, 10).Select(i => Data(i)).ToList());
+        await Task.Delay(1500); // several failed attempts
+        await store.ExecuteRawForTestsAsync("ALTER TABLE telemetry_events_away RENAME TO telemetry_events");
+        await Eventually.ValueAsync(() => _hub.Store.CountEventsAsync(id), n => n >= 10, "the batch stored after the fault");
+        var events = await _hub.Store.ListEventsAsync(id, 100);
+        Assert.Equal(Enumerable.Range(1, 10).Select(i => (long)i), events.Select(e => e.Seq));
+        Assert.Empty(await _hub.Store.ListRejectedMessagesAsync(10)); // retried, not parked
+    }
+
+    [Fact]
     public async Task A_status_payload_without_online_is_parked_and_the_device_left_unchanged()
     {
         await using var device = await DeviceAsync("valve-8");
