@@ -14,6 +14,7 @@ public static class AgentCli
     public static async Task<int> RunAsync(string[] args)
     {
         var root = new RootCommand("edgeagent: runs quantized ONNX models on a device and keeps them current");
+        root.Subcommands.Add(RunCommand.Create());
         root.Subcommands.Add(InspectCommand.Create());
         root.Subcommands.Add(PredictCommand.Create());
         root.Subcommands.Add(BenchCommand.Create());

@@ -17,7 +17,7 @@ namespace EdgeAgent.Agent.Cli;
 internal static class DoctorCommand
 {
     /// <summary>Where the service keeps its outbox under the state directory.</summary>
-    public const string OutboxFileName = "outbox.db";
+    public const string OutboxFileName = Service.AgentService.OutboxFileName;
 
     public static Command Create()
     {
