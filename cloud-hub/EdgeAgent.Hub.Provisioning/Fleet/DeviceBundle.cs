@@ -1,6 +1,7 @@
 using System.Formats.Tar;
 using System.Text;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 
 namespace EdgeAgent.Hub.Provisioning.Fleet;
 
@@ -36,6 +37,38 @@ public sealed record DeviceBundle
 
         await using var output = new FileStream(tarPath, create);
         await TarFile.CreateFromDirectoryAsync(Directory, output, includeBaseDirectory: false, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// A complete agent.json: <paramref name="baseAgentJson"/> (e.g. the packaged default with its
+    /// <c>CHANGE-ME</c> placeholders) with this bundle's <c>deviceId</c> and <c>mqtt</c> keys laid over it;
+    /// other <c>mqtt</c> keys of the base (keepAlive) stay. Keys of the other authentication kind
+    /// (certFile/keyFile vs username/password) are removed so the agent does not see both.
+    /// </summary>
+    /// <exception cref="JsonException">The base is not a JSON object.</exception>
+    public async Task<string> MergeIntoAgentConfigAsync(string baseAgentJson, CancellationToken cancellationToken)
+    {
+        JsonObject merged = JsonNode.Parse(baseAgentJson, documentOptions: new JsonDocumentOptions { CommentHandling = JsonCommentHandling.Skip, AllowTrailingCommas = true }) as JsonObject
+            ?? throw new JsonException("The base agent.json is not a JSON object.");
+        JsonObject fragment = (JsonObject)JsonNode.Parse(await File.ReadAllTextAsync(AgentConfigPath, cancellationToken).ConfigureAwait(false))!;
+        merged["deviceId"] = fragment["deviceId"]!.DeepClone();
+        if (merged["mqtt"] is not JsonObject mqtt)
+        {
+            mqtt = new JsonObject();
+            merged["mqtt"] = mqtt;
+        }
+
+        foreach (string key in new[] { "certFile", "keyFile", "username", "password", "clientId" })
+        {
+            mqtt.Remove(key);
+        }
+
+        foreach ((string key, JsonNode? value) in (JsonObject)fragment["mqtt"]!)
+        {
+            mqtt[key] = value?.DeepClone();
+        }
+
+        return merged.ToJsonString(new JsonSerializerOptions { WriteIndented = true, TypeInfoResolver = ProvisioningJsonContext.Default }) + "\n";
     }
 
     /// <summary>The agent.json fragment (UTF-8 JSON) written for a device; keys match the agent's <c>mqtt</c> section.</summary>
