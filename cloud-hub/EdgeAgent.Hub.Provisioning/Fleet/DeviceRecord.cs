@@ -34,6 +34,8 @@ internal sealed record RegistryDocument
 {
     public int Version { get; init; } = 1;
     public List<DeviceRecord> Devices { get; init; } = [];
+    /// <summary>Hub instance identities added with <see cref="FleetProvisioner.AddHubInstanceAsync"/> (the default identity is implicit).</summary>
+    public List<string> HubInstances { get; init; } = [];
 }
 
 [JsonSerializable(typeof(RegistryDocument))]

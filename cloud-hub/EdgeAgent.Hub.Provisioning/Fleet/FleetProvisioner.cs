@@ -183,6 +183,42 @@ public sealed class FleetProvisioner : IDisposable
     }
 
     /// <summary>
+    /// Credentials for one more hub instance, identity <c>&lt;HubIdentity&gt;.&lt;instance&gt;</c>, with the
+    /// hub's rights. Needed to scale the hub out behind shared subscriptions: the broker forces client
+    /// id = certificate name (<c>use_username_as_clientid</c>), so two instances sharing one certificate
+    /// would keep taking each other's session over. Idempotent; reload the broker afterwards (ACL).
+    /// </summary>
+    /// <exception cref="InvalidDeviceIdException">The instance name breaks the device id rules (same alphabet).</exception>
+    public async Task<HubCredentials> AddHubInstanceAsync(string instance, CancellationToken cancellationToken = default)
+    {
+        if (!DeviceId.TryValidate(instance, out string problem) && !DeviceId.Reserved.Contains(instance))
+        {
+            throw new InvalidDeviceIdException(instance, problem);
+        }
+
+        string identity = _options.HubIdentity + "." + instance;
+        string directory = Path.GetDirectoryName(Hub.CertificatePath)!;
+        var credentials = new HubCredentials(identity, Path.Combine(directory, identity + ".crt"), Path.Combine(directory, identity + ".key"), Hub.CaCertificatePath);
+        using FileStream lockFile = await AcquireLockAsync(_options, cancellationToken).ConfigureAwait(false);
+        RegistryDocument registry = await ReadRegistryAsync(cancellationToken).ConfigureAwait(false);
+        if (!File.Exists(credentials.CertificatePath) || !File.Exists(credentials.KeyPath))
+        {
+            IssuedCertificate issued = _ca.IssueClient(identity, TimeSpan.FromDays(5 * 365));
+            await ProtectedFile.WriteAsync(credentials.KeyPath, issued.PrivateKeyPem + "\n", ProtectedFile.Secret, cancellationToken).ConfigureAwait(false);
+            await ProtectedFile.WriteAsync(credentials.CertificatePath, issued.CertificatePem + "\n", ProtectedFile.Public, cancellationToken).ConfigureAwait(false);
+        }
+
+        if (!registry.HubInstances.Contains(identity))
+        {
+            registry.HubInstances.Add(identity);
+            await WriteRegistryAsync(registry, cancellationToken).ConfigureAwait(false);
+        }
+
+        await WriteBrokerFilesAsync(registry, resignCrl: false, cancellationToken).ConfigureAwait(false);
+        return credentials;
+    }
+
+    /// <summary>
     /// Makes the running broker re-read its files (SIGHUP to the pid in <see cref="ProvisioningOptions.BrokerPidFile"/>).
     /// Call after <see cref="AddDeviceAsync"/> of a password device, <see cref="RevokeDeviceAsync"/> and <see cref="RenewCrlAsync"/>.
     /// </summary>
@@ -235,7 +271,7 @@ public sealed class FleetProvisioner : IDisposable
 
         // The broker reads these as its own user (group-readable, see ProtectedFile.BrokerSecret).
         await ProtectedFile.WriteIfChangedAsync(Broker.PasswordPath, MosquittoConfiguration.RenderPasswordFile(registry.Devices), ProtectedFile.BrokerSecret, cancellationToken).ConfigureAwait(false);
-        await ProtectedFile.WriteIfChangedAsync(Broker.AclPath, MosquittoConfiguration.RenderAcl(_options.HubIdentity), ProtectedFile.Public, cancellationToken).ConfigureAwait(false);
+        await ProtectedFile.WriteIfChangedAsync(Broker.AclPath, MosquittoConfiguration.RenderAcl([_options.HubIdentity, .. registry.HubInstances]), ProtectedFile.Public, cancellationToken).ConfigureAwait(false);
         await ProtectedFile.WriteIfChangedAsync(Broker.ConfigPath, MosquittoConfiguration.RenderConfig(_options, Broker), ProtectedFile.Public, cancellationToken).ConfigureAwait(false);
     }
 

@@ -40,6 +40,8 @@ public static class HubHost
         builder.WebHost.UseUrls([.. options.Urls]);
         builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = options.MaxModelBytes + 1024 * 1024);
         builder.Services.Configure<Microsoft.AspNetCore.Http.Features.FormOptions>(f => f.MultipartBodyLengthLimit = options.MaxModelBytes + 1024 * 1024);
+        // One line per request is noise for an ingest service; keep the framework's warnings and errors.
+        builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         if (logging is not null) logging(builder.Logging);
         builder.Services.AddSingleton(options);
         builder.Services.AddSingleton(time);
