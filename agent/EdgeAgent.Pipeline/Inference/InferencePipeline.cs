@@ -225,6 +225,9 @@ public sealed class InferencePipeline
             float[] probs = probabilities.ToArray();
             FallbackReason immediate = FallbackReason.None;
             if (_cloud is null) immediate = FallbackReason.CloudDisabled;
+            // Queue space first, budget second: a case that cannot be queued must not spend a token. This loop is the
+            // only writer and workers only take items out, so the space seen here is still there for TryWrite.
+            else if (_cloudQueue.Reader.Count >= _options.CloudQueueCapacity) immediate = FallbackReason.CloudBusy;
             else
             {
                 immediate = _cloud.Budget.TryAcquire() switch

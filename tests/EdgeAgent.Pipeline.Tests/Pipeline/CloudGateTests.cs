@@ -104,6 +104,29 @@ public sealed class CloudGateTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task When_more_hard_cases_arrive_than_the_cloud_workers_can_carry_the_rest_fall_back_as_cloud_busy_without_spending_budget()
+    {
+        await using var device = await PipelineHarness.ConnectAsync(_broker.Port, "dev");
+        await using var responder = await CloudResponder.StartAsync(_broker.Port, DeviceId);
+        // While the single worker waits 2 s for its answer, the loop produces the other windows (milliseconds).
+        responder.Delay = TimeSpan.FromSeconds(2);
+        await using var tier = await TierAsync(device, TimeSpan.FromSeconds(10));
+        await using var outbox = await PipelineHarness.OpenOutboxAsync(_dir);
+        using var engine = PipelineHarness.Engine();
+        var options = Options(1.0f, workers: 1) with { CloudQueueCapacity = 1 };
+        var pipeline = new InferencePipeline(PipelineHarness.Source(40), PipelineHarness.Spec, engine, outbox, options, tier);
+
+        await pipeline.RunAsync(CancellationToken.None);
+
+        var c = pipeline.Counters;
+        Assert.True(c.FallbackFor(FallbackReason.CloudBusy) > 0);
+        Assert.Equal(c.Escalated, c.Cloud + c.FallbackFor(FallbackReason.CloudBusy));
+        Assert.Equal(c.Cloud, responder.Received);
+        Assert.Equal(c.Cloud, tier.Budget.UsedToday);
+        Assert.Equal(c.FallbackFor(FallbackReason.CloudBusy), PipelineHarness.ReadOutbox(outbox, TelemetryStream.FallbackCase).Count);
+    }
+
+    [Fact]
     public async Task A_responder_slower_than_the_timeout_leaves_the_local_answer_and_queues_the_case()
     {
         await using var device = await PipelineHarness.ConnectAsync(_broker.Port, "dev");
