@@ -54,4 +54,22 @@ public sealed class HubScaleOutTests
         Assert.Equal(MqttConnectionState.Connected, hub2.Client.State);
         Assert.True((await hub2.PublishAsync("edgeagent/v1/dev-1/cmd", "from instance 2")).ReasonCode < MqttReasonCode.UnspecifiedError);
     }
+
+    [Fact]
+    public async Task Two_connections_with_the_same_hub_certificate_take_each_other_over()
+    {
+        // Why AddHubInstanceAsync exists: client ids are forced to the certificate name.
+        await using ProvisionedBroker broker = await ProvisionedBroker.CreateAsync();
+        await broker.StartAsync();
+        await using TestClient first = await broker.ConnectHubAsync("hub-a");
+        await using TestClient second = await broker.ConnectHubAsync("hub-b");
+        DateTime giveUp = DateTime.UtcNow.AddSeconds(20);
+        while (first.Client.State == MqttConnectionState.Connected && DateTime.UtcNow < giveUp)
+        {
+            await Task.Delay(10);
+        }
+
+        Assert.NotEqual(MqttConnectionState.Connected, first.Client.State);
+        Assert.Equal(MqttConnectionState.Connected, second.Client.State);
+    }
 }
