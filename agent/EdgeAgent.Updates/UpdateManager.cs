@@ -507,7 +507,7 @@ public sealed class UpdateManager
             catch { session.Dispose(); throw; }
         }
         _health.StartWindow(active.Manifest.ConfidenceThreshold);
-        await TransitionAsync(record, UpdatePhase.RolledBack, reason, health is null ? null : Metrics(health), cancellationToken).ConfigureAwait(false);
+        await TransitionAsync(record, UpdatePhase.RolledBack, reason, health is null ? null : Metrics(health), cancellationToken, refusal).ConfigureAwait(false);
         CleanDownloads();
         return new UpdateOutcome(UpdatePhase.RolledBack, record.Version, reason, refusal);
     }
@@ -522,7 +522,7 @@ public sealed class UpdateManager
                 await _store.WritePointerAsync(pointer, cancellationToken).ConfigureAwait(false);
             }
         }
-        await TransitionAsync(record, UpdatePhase.Refused, e.Message, new() { ["refusal"] = (int)e.Refusal }, cancellationToken).ConfigureAwait(false);
+        await TransitionAsync(record, UpdatePhase.Refused, e.Message, null, cancellationToken, e.Refusal).ConfigureAwait(false);
         CleanDownloads();
     }
 
@@ -539,7 +539,7 @@ public sealed class UpdateManager
         catch (IOException) { } // retried at the next update's start
     }
 
-    private async Task TransitionAsync(UpdateRecord record, UpdatePhase to, string? reason, Dictionary<string, double>? metrics, CancellationToken cancellationToken)
+    private async Task TransitionAsync(UpdateRecord record, UpdatePhase to, string? reason, Dictionary<string, double>? metrics, CancellationToken cancellationToken, UpdateRefusal? code = null)
     {
         var from = record.Phase;
         record.Phase = to;
@@ -547,6 +547,6 @@ public sealed class UpdateManager
         record.UpdatedAt = _time.GetUtcNow();
         // Persist first: the event is a report of a state that already survives a power cut.
         await _store.WriteRecordAsync(record, cancellationToken).ConfigureAwait(false);
-        await _events.PublishAsync(new UpdateEvent(record.Family, record.Version, record.ReleaseCounter, from.Wire(), to.Wire(), reason, metrics, record.UpdatedAt), cancellationToken).ConfigureAwait(false);
+        await _events.PublishAsync(new UpdateEvent(record.Family, record.Version, record.ReleaseCounter, from.Wire(), to.Wire(), reason, metrics, record.UpdatedAt, code?.ToString()), cancellationToken).ConfigureAwait(false);
     }
 }

@@ -15,6 +15,7 @@ namespace EdgeAgent.Updates.Events;
 /// <param name="Reason">Operator-readable why (refusals, rollbacks), or null.</param>
 /// <param name="Metrics">Figures of the step (bytes, p99 ms, agreement...), or null.</param>
 /// <param name="At">Wall time of the transition.</param>
+/// <param name="Code">Stable refusal/rollback code (<see cref="UpdateRefusal"/> name) for dashboards, or null.</param>
 public sealed record UpdateEvent(
     string Family,
     string Version,
@@ -23,7 +24,8 @@ public sealed record UpdateEvent(
     string To,
     string? Reason,
     Dictionary<string, double>? Metrics,
-    DateTimeOffset At)
+    DateTimeOffset At,
+    string? Code = null)
 {
     public byte[] ToJson() => JsonSerializer.SerializeToUtf8Bytes(this, UpdatesJsonContext.Default.UpdateEvent);
 }

@@ -36,6 +36,7 @@ public sealed class AdversarialUpdateTests
         var last = bed.Events.Events[^1];
         Assert.Equal("refused", last.To);
         Assert.Equal(outcome.Reason, last.Reason);
+        Assert.Equal(refusal.ToString(), last.Code);
         Assert.False(Directory.Exists(Path.Combine(bed.FamilyDir, "download"))); // nothing left behind
         return outcome;
     }

@@ -20,6 +20,7 @@ public sealed class AutomaticRollbackTests
         Assert.Equal("observing", last.From);
         Assert.Equal("rolled-back", last.To);
         Assert.Equal(outcome.Reason, last.Reason);
+        Assert.Equal(refusal.ToString(), last.Code);
         Assert.True(last.Metrics!["calls"] >= 100);
         Assert.Equal(0, traffic.Failures);
         await Task.CompletedTask;
