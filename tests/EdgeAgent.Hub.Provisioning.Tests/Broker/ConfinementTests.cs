@@ -93,6 +93,35 @@ public sealed class ConfinementTests(ConfinedFleet fleet) : IClassFixture<Confin
     }
 
     [Fact]
+    public async Task Device_wildcard_subscription_to_everything_delivers_only_its_own_topics()
+    {
+        await using TestClient a = await Broker.ConnectDeviceAsync(fleet.A);
+        await using TestClient b = await Broker.ConnectDeviceAsync(fleet.B);
+        await using TestClient p = await Broker.ConnectDeviceAsync(fleet.P);
+        await a.Client.SubscribeAsync("#");
+        await a.Client.SubscribeAsync("edgeagent/v1/+/status");
+        await b.PublishAsync("edgeagent/v1/dev-b/status", "b status");
+        await p.PublishAsync("edgeagent/v1/dev-p/telemetry", "p telemetry");
+        await a.PublishAsync("edgeagent/v1/dev-a/status", "marker");
+
+        // Retained messages from earlier tests may arrive first; every delivery must be A's own or the hint.
+        while (true)
+        {
+            MqttApplicationMessage m = await a.ReceiveAsync();
+            Assert.True(m.Topic.StartsWith("edgeagent/v1/dev-a/", StringComparison.Ordinal) || m.Topic == "edgeagent/v1/fleet/hint", m.Topic);
+            if (Encoding.UTF8.GetString(m.Payload.Span) == "marker")
+            {
+                break;
+            }
+        }
+
+        while (a.TryReceive(out MqttApplicationMessage? late))
+        {
+            Assert.True(late!.Topic.StartsWith("edgeagent/v1/dev-a/", StringComparison.Ordinal) || late.Topic == "edgeagent/v1/fleet/hint", late.Topic);
+        }
+    }
+
+    [Fact]
     public async Task Device_reads_the_fleet_hint_but_cannot_write_it()
     {
         await using TestClient hub = await Broker.ConnectHubAsync();
