@@ -7,6 +7,7 @@
 #   ./build.sh test         build and run every test project; last line: "N passed, N failed, N skipped"
 #   ./build.sh demo         build a demo INT8 model and run live inference on it with the bench printout
 #   ./build.sh publish      trimmed self-contained linux-x64 agent in out/publish/linux-x64
+#   ./build.sh package      out/deb/edgeagent_<version>_amd64.deb (see packaging/INSTALL.md)
 #   ./build.sh publish-aot  Native AOT agent where the NativeAOT runtime pack is reachable
 #   ./build.sh bench [NAME] the benchmarks recorded in docs/BENCHMARKS.md
 set -euo pipefail
@@ -130,6 +131,13 @@ publish() {
   say "published: $out/edgeagent ($(du -sh "$out" | cut -f1))"
 }
 
+# The .deb a device operator installs (packaging/INSTALL.md): trimmed self-contained agent, ONNX
+# Runtime, systemd unit, default config, user/group set-up.
+package() {
+  publish
+  packaging/build-deb.sh "$ROOT/out/publish/linux-x64" "$ROOT/out/deb"
+}
+
 publish_aot() {
   prereqs
   local out="$ROOT/out/publish-aot/linux-x64"
@@ -164,8 +172,9 @@ case "$target" in
   test) run_tests ;;
   demo) demo "$@" ;;
   publish) publish ;;
+  package) package ;;
   publish-aot) mkdir -p out; publish_aot ;;
   bench) bench "$@" ;;
   prereqs) prereqs ;;
-  *) die "unknown target '$target' (build, test, demo, publish, publish-aot)" ;;
+  *) die "unknown target '$target' (build, test, demo, publish, package, publish-aot, bench)" ;;
 esac

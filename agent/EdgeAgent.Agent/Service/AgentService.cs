@@ -9,7 +9,7 @@ using EdgeAgent.Mqtt;
 using EdgeAgent.Mqtt.Packets;
 using EdgeAgent.Onnx;
 using EdgeAgent.Outbox.Drain;
-using EdgeAgent.Outbox.Drift;
+using EdgeAgent.Pipeline.Drift;
 using EdgeAgent.Outbox.Queue;
 using EdgeAgent.Pipeline.Gating;
 using EdgeAgent.Pipeline.Inference;
@@ -48,7 +48,7 @@ internal sealed class AgentService(AgentOptions options, ServiceStatus status, L
             DatabasePath = Path.Combine(options.StateDirectory, OutboxFileName),
             BudgetBytes = options.Outbox.BudgetBytes,
             CommitWindow = options.Outbox.GroupCommitWindow,
-        }, new KllDriftMerger(), logger: loggers.CreateLogger<TelemetryOutbox>());
+        }, new DriftSnapshotMerger(), logger: loggers.CreateLogger<TelemetryOutbox>());
         _outbox = outbox;
         if (outbox.OpenReport.QuarantinedTo is { } moved)
             _log.LogWarning("Outbox database was corrupt and was moved aside to {Path}; a fresh one was started", moved);
@@ -105,7 +105,8 @@ internal sealed class AgentService(AgentOptions options, ServiceStatus status, L
         };
         var pipeline = new InferencePipeline(source, spec, engine, outbox, new InferencePipelineOptions
         {
-            Model = $"{manifest.Name}/{manifest.Version}",
+            // MODEL@VERSION: the drift key the hub groups fleet sketches by.
+            Model = $"{manifest.Name}@{manifest.Version}",
             Labels = manifest.Labels,
             Gate = new GateOptions { ConfidenceThreshold = (float)manifest.ConfidenceThreshold },
         });
