@@ -39,6 +39,9 @@ internal static class BenchCommand
         double P99Us, double MaxUs, double MeanUs, double RunsPerSecond, double ManagedBytesPerInference, long RssBytes,
         long PeakRssBytes);
 
+    // Fully optimized from the first call: no tier-up or on-stack replacement (which can allocate once)
+    // in the middle of the timed loop.
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveOptimization)]
     public static BenchResult Measure(string modelPath, int threads, int iterations, int warmup, CancellationToken ct = default)
     {
         if (threads < 1) throw new CliUsageException("--threads must be at least 1");
