@@ -24,6 +24,9 @@ public static class AgentCli
         root.Subcommands.Add(DemoCommand.Create());
         root.Subcommands.Add(EdgeAgent.Agent.Cli.TufCommand.Create());
         root.Subcommands.Add(BundleCommand.Create());
+        root.Subcommands.Add(StatusCommand.Create());
+        root.Subcommands.Add(StatusCommand.CreateModels());
+        root.Subcommands.Add(StatusCommand.CreateTelemetry());
         return await root.Parse(args).InvokeAsync();
     }
 }

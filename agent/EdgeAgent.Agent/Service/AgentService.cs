@@ -53,6 +53,8 @@ internal sealed class AgentService(AgentOptions options, ServiceStatus status, L
         if (outbox.OpenReport.QuarantinedTo is { } moved)
             _log.LogWarning("Outbox database was corrupt and was moved aside to {Path}; a fresh one was started", moved);
         control.Register("agent.status", (_, _) => ValueTask.FromResult(StatusJson()));
+        control.Register(AgentControlCommands.ModelsList, (_, _) => ValueTask.FromResult(AgentControlCommands.ModelsJson(options.ModelStoreDirectory)));
+        control.Register(AgentControlCommands.TelemetryStats, (_, _) => ValueTask.FromResult(AgentControlCommands.OutboxJson(outbox.GetStatistics())));
 
         await using var mqtt = options.Mqtt.Host.Length > 0 ? CreateMqttClient() : null;
         _mqtt = mqtt;
@@ -214,7 +216,12 @@ internal sealed class AgentService(AgentOptions options, ServiceStatus status, L
                 w.WriteEndObject();
             }
             w.WriteString("mqtt", _mqtt is null ? "not configured" : _mqtt.State.ToString());
-            if (_outbox is { } o) w.WriteNumber("outboxDiskBytes", o.DiskBytes);
+            if (_outbox is { } o)
+            {
+                w.WriteNumber("outboxDiskBytes", o.DiskBytes);
+                // Depth counts rows (one indexed scan): cheap enough for an operator's status call.
+                w.WriteNumber("outboxDepth", o.GetStatistics().PendingEvents.Values.Sum());
+            }
             w.WriteEndObject();
         }
         return JsonDocument.Parse(stream.ToArray()).RootElement.Clone();
