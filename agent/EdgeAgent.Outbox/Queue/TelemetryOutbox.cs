@@ -60,6 +60,8 @@ public sealed class TelemetryOutbox : IAsyncDisposable
     private long _dataCapResetAt;   // timestamp after which a lowered cap is tried at full size again
     private readonly string _ballastPath;
     private TaskCompletionSource _dataSignal = NewSignal();
+    private int _rangeEvents;                              // events in ranges queued but not yet taken by the writer
+    private TaskCompletionSource _rangeSpace = NewSignal(); // completed (and replaced) whenever the writer takes a range
     private long _seq;
     private long _appended, _dropped, _tombstones, _merged, _fullErrors, _rejected;
     private int _disposed;
@@ -315,6 +317,103 @@ public sealed class TelemetryOutbox : IAsyncDisposable
     public ValueTask EnqueueAsync(OutboxEvent e, CancellationToken cancellationToken = default) =>
         QueueAsync(Prepare(e, null), cancellationToken);
 
+    /// <summary>
+    /// Queues many events with one validation pass, one queue hand-off and one writer wake-up (the
+    /// fast path for producers that have several events at hand). Events keep their order and get
+    /// consecutive-in-order seqs (interleaved only with events queued concurrently by others).
+    /// Waits only for queue space; commit failures are counted and logged, not thrown.
+    /// </summary>
+    /// <remarks>
+    /// All or nothing at the door: every event is validated before any is queued, so one bad
+    /// payload rejects the whole range (the message names its index) and nothing is stored.
+    /// Back-pressure: ranges waiting for the writer hold at most <see cref="OutboxOptions.QueueCapacity"/>
+    /// events between them (a single larger range is admitted when none is waiting). The events may be
+    /// committed in more than one group (groups stay within <see cref="OutboxOptions.MaxGroupEvents"/>).
+    /// </remarks>
+    /// <exception cref="OutboxEventRejectedException">A bad event; nothing of the range was queued.</exception>
+    /// <exception cref="OperationCanceledException">Cancelled while waiting for queue space; nothing was queued.</exception>
+    public async ValueTask EnqueueRangeAsync(ReadOnlyMemory<OutboxEvent> events, CancellationToken cancellationToken = default)
+    {
+        if (events.IsEmpty) return;
+        await QueueRangeAsync(PrepareRange(events.Span, null), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Like <see cref="EnqueueRangeAsync"/>, and completes when every event of the range is
+    /// committed (durable per <see cref="OutboxOptions.Durability"/>), with one receipt per event in
+    /// the order given.
+    /// </summary>
+    /// <remarks>
+    /// The range may span group commits. If any event fails (e.g. a drift/update event that does not
+    /// fit: <see cref="OutboxFullException"/>) the task faults with the first failure once every event
+    /// of the range is settled; the other events may have been stored (see <see cref="Committed"/>).
+    /// </remarks>
+    /// <exception cref="OutboxEventRejectedException">A bad event; nothing of the range was queued.</exception>
+    /// <exception cref="OutboxFullException">A drift/update event of the range did not fit the budget.</exception>
+    /// <exception cref="OutboxStorageException">SQLite failed for another reason.</exception>
+    /// <exception cref="OperationCanceledException">Cancelled while waiting for queue space; nothing was queued.</exception>
+    public async Task<OutboxReceipt[]> AppendRangeAsync(ReadOnlyMemory<OutboxEvent> events, CancellationToken cancellationToken = default)
+    {
+        if (events.IsEmpty) return [];
+        var range = PrepareRange(events.Span, new TaskCompletionSource<OutboxReceipt[]>(TaskCreationOptions.RunContinuationsAsynchronously));
+        await QueueRangeAsync(range, cancellationToken).ConfigureAwait(false);
+        return await range.Done!.Task.ConfigureAwait(false);
+    }
+
+    private AppendRange PrepareRange(ReadOnlySpan<OutboxEvent> events, TaskCompletionSource<OutboxReceipt[]>? done)
+    {
+        var range = new AppendRange(new WorkItem[events.Length], done);
+        var now = _time.GetUtcNow(); // one clock read per range
+        for (var i = 0; i < events.Length; i++)
+        {
+            try
+            {
+                range.Items[i] = Prepare(events[i], null, now);
+            }
+            catch (OutboxEventRejectedException ex)
+            {
+                throw new OutboxEventRejectedException($"{ex.Message} (event {i} of a range of {events.Length}; nothing of the range was queued)", ex.InnerException);
+            }
+            range.Items[i].Range = range;
+            range.Items[i].RangeIndex = i;
+        }
+        return range;
+    }
+
+    private async ValueTask QueueRangeAsync(AppendRange range, CancellationToken ct)
+    {
+        var n = range.Items.Length;
+        // Admission by events, not by channel slots: a slot holding a range must not multiply the
+        // memory the bounded queue allows.
+        while (true)
+        {
+            var cur = Volatile.Read(ref _rangeEvents);
+            if (cur == 0 || cur + n <= _options.QueueCapacity)
+            {
+                if (Interlocked.CompareExchange(ref _rangeEvents, cur + n, cur) == cur) break;
+                continue;
+            }
+            var space = Volatile.Read(ref _rangeSpace);
+            if (Volatile.Read(ref _rangeEvents) != cur) continue; // the writer took a range meanwhile
+            await space.Task.WaitAsync(ct).ConfigureAwait(false);
+        }
+        try
+        {
+            await QueueAsync(new WorkItem { Kind = WorkKind.AppendRange, Range = range }, ct).ConfigureAwait(false);
+        }
+        catch
+        {
+            ReleaseRangeEvents(n);
+            throw;
+        }
+    }
+
+    private void ReleaseRangeEvents(int n)
+    {
+        Interlocked.Add(ref _rangeEvents, -n);
+        Interlocked.Exchange(ref _rangeSpace, NewSignal()).TrySetResult();
+    }
+
     /// <summary>Completes when everything queued before the call is committed.</summary>
     public async Task FlushAsync(CancellationToken cancellationToken = default)
     {
@@ -335,7 +434,7 @@ public sealed class TelemetryOutbox : IAsyncDisposable
         }
     }
 
-    private WorkItem Prepare(in OutboxEvent e, TaskCompletionSource<OutboxReceipt>? tcs)
+    private WorkItem Prepare(in OutboxEvent e, TaskCompletionSource<OutboxReceipt>? tcs, DateTimeOffset? now = null)
     {
         if (!Enum.IsDefined(e.Stream)) Reject($"unknown stream {(int)e.Stream}");
         if (e.Payload.IsEmpty) Reject($"empty payload for stream {TelemetryStreams.WireName(e.Stream)}");
@@ -364,7 +463,7 @@ public sealed class TelemetryOutbox : IAsyncDisposable
             Stream = e.Stream,
             Format = e.Format,
             Priority = e.Priority,
-            TsMs = (e.Timestamp ?? _time.GetUtcNow()).ToUnixTimeMilliseconds(),
+            TsMs = (e.Timestamp ?? now ?? _time.GetUtcNow()).ToUnixTimeMilliseconds(),
             MergeKey = e.MergeKey,
             Payload = e.Payload.ToArray(),
             Receipt = tcs,
@@ -525,7 +624,9 @@ public sealed class TelemetryOutbox : IAsyncDisposable
     {
         var group = new List<WorkItem>(_options.MaxGroupEvents);
         var reader = _queue.Reader;
-        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        WorkItem[]? carry = null; // rest of a range that did not fit the previous group; goes before anything queued later
+        var carryAt = 0;
+        while (carry is not null || await reader.WaitToReadAsync().ConfigureAwait(false))
         {
             group.Clear();
             int appends = 0, bytes = 0;
@@ -533,13 +634,31 @@ public sealed class TelemetryOutbox : IAsyncDisposable
             var start = _time.GetTimestamp();
             while (true)
             {
-                while (appends < _options.MaxGroupEvents && bytes < _maxGroupBytes && reader.TryRead(out var w))
+                while (appends < _options.MaxGroupEvents && bytes < _maxGroupBytes)
                 {
+                    WorkItem w;
+                    if (carry is not null)
+                    {
+                        w = carry[carryAt++];
+                        if (carryAt == carry.Length) carry = null;
+                    }
+                    else if (!reader.TryRead(out w))
+                    {
+                        break;
+                    }
+                    else if (w.Kind == WorkKind.AppendRange)
+                    {
+                        carry = w.Range!.Items;
+                        carryAt = 0;
+                        ReleaseRangeEvents(carry.Length);
+                        continue;
+                    }
                     group.Add(w);
                     if (w.Kind == WorkKind.Append) { appends++; bytes += w.Payload!.Length; }
                     else urgent = true; // acks and flushes do not wait for the window
                 }
                 if (appends >= _options.MaxGroupEvents || bytes >= _maxGroupBytes || urgent || _options.CommitWindow == TimeSpan.Zero) break;
+                if (carry is not null) continue;
                 var remaining = _options.CommitWindow - _time.GetElapsedTime(start);
                 if (remaining <= TimeSpan.Zero) break;
                 var more = reader.WaitToReadAsync().AsTask();
@@ -721,6 +840,11 @@ public sealed class TelemetryOutbox : IAsyncDisposable
         Interlocked.Add(ref _dropped, droppedNow.Count - droppedBefore);
     }
 
+    private long _boxedTsValue;
+    private object? _boxedTs;
+    private int _boxedEpochValue;
+    private object? _boxedEpoch;
+
     private long InsertRow(SqliteTransaction tx, TelemetryStream stream, TelemetryEventKind kind, PayloadFormat fmt, byte prio, long tsMs, string? key, byte[] payload)
     {
         var seq = ++_seq;
@@ -731,10 +855,13 @@ public sealed class TelemetryOutbox : IAsyncDisposable
         p[2].Value = SmallInts[(int)kind];
         p[3].Value = SmallInts[(int)fmt];
         p[4].Value = SmallInts[prio];
-        p[5].Value = tsMs;
+        // Events of a burst mostly share their millisecond and always their epoch: reuse the boxes.
+        if (tsMs != _boxedTsValue || _boxedTs is null) { _boxedTsValue = tsMs; _boxedTs = tsMs; }
+        p[5].Value = _boxedTs;
         p[6].Value = (object?)key ?? DBNull.Value;
         p[7].Value = payload;
-        p[8].Value = _epoch;
+        if (_epoch != _boxedEpochValue || _boxedEpoch is null) { _boxedEpochValue = _epoch; _boxedEpoch = _epoch; }
+        p[8].Value = _boxedEpoch;
         _insert.ExecuteNonQuery();
         return seq;
     }
@@ -770,14 +897,16 @@ public sealed class TelemetryOutbox : IAsyncDisposable
                         var ex = new OutboxFullException(
                             $"outbox budget ({_budget.TotalBytes} bytes) is full of {TelemetryStreams.WireName(w.Stream)}/drift/update events, which are never dropped; " +
                             "this event was not stored. Space returns as the drainer delivers events (check the MQTT link), or raise Outbox:BudgetBytes.");
-                        if (w.Receipt is null) _logger.LogError("{Message}", ex.Message);
+                        if (w.Range is not null) w.Range.Settle(w.RangeIndex, default, ex, _logger);
+                        else if (w.Receipt is null) _logger.LogError("{Message}", ex.Message);
                         w.Receipt?.TrySetException(ex);
                         continue;
                     }
                     if (first == 0) first = seq;
                     last = seq;
                     if (ok) stored++; else dropped++;
-                    w.Receipt?.TrySetResult(new OutboxReceipt(BootId, seq, ok));
+                    if (w.Range is not null) w.Range.Settle(w.RangeIndex, new OutboxReceipt(BootId, seq, ok), null, _logger);
+                    else w.Receipt?.TrySetResult(new OutboxReceipt(BootId, seq, ok));
                     break;
                 default:
                     w.Done!.TrySetResult();
@@ -814,7 +943,8 @@ public sealed class TelemetryOutbox : IAsyncDisposable
         foreach (var w in group)
         {
             var ex = new OutboxStorageException(message, failure);
-            if (w.Receipt is not null) w.Receipt.TrySetException(ex);
+            if (w.Range is not null) w.Range.Settle(w.RangeIndex, default, ex, null);
+            else if (w.Receipt is not null) w.Receipt.TrySetException(ex);
             else w.Done?.TrySetException(ex);
         }
     }
@@ -1122,7 +1252,34 @@ public sealed class TelemetryOutbox : IAsyncDisposable
         _dataSignal.TrySetResult();
     }
 
-    private enum WorkKind : byte { Append, Ack, Flush, NewEpoch }
+    private enum WorkKind : byte { Append, Ack, Flush, NewEpoch, AppendRange }
+
+    /// <summary>Events queued by one range call; settled event by event on the writer task.</summary>
+    private sealed class AppendRange(WorkItem[] items, TaskCompletionSource<OutboxReceipt[]>? done)
+    {
+        public readonly WorkItem[] Items = items;
+        public readonly TaskCompletionSource<OutboxReceipt[]>? Done = done;
+        private readonly OutboxReceipt[]? _receipts = done is null ? null : new OutboxReceipt[items.Length];
+        private int _unsettled = items.Length;
+        private Exception? _failure;
+
+        // Only the writer task calls this (Complete/Fail), so no locking.
+        public void Settle(int index, OutboxReceipt receipt, Exception? failure, ILogger? logger)
+        {
+            if (failure is not null)
+            {
+                _failure ??= failure;
+                if (Done is null && logger is not null) logger.LogError("{Message}", failure.Message);
+            }
+            else if (_receipts is not null)
+            {
+                _receipts[index] = receipt;
+            }
+            if (--_unsettled > 0 || Done is null) return;
+            if (_failure is not null) Done.TrySetException(_failure);
+            else Done.TrySetResult(_receipts!);
+        }
+    }
 
     private struct WorkItem
     {
@@ -1136,6 +1293,8 @@ public sealed class TelemetryOutbox : IAsyncDisposable
         public TaskCompletionSource<OutboxReceipt>? Receipt;
         public RowRef[]? Rows;
         public TaskCompletionSource? Done;
+        public AppendRange? Range;
+        public int RangeIndex;
     }
 
     private readonly record struct PendingDrop(TelemetryStream Stream, long Boot, long FromSeq, long ToSeq, long Count);
