@@ -16,7 +16,7 @@ public static class HubCli
 
     public static Task<int> RunAsync(string[] args) => Build().Parse(args).InvokeAsync();
 
-    private static Option<string> StoreOption() => new("--store")
+    internal static Option<string> StoreOption() => new("--store")
     {
         Description = "sqlite:PATH or postgres:CONNECTION-STRING (env EDGEHUB_STORE)",
         DefaultValueFactory = _ => Environment.GetEnvironmentVariable("EDGEHUB_STORE") ?? "sqlite:edgehub.db",
@@ -31,6 +31,8 @@ public static class HubCli
         tokens.Subcommands.Add(TokensCreate());
         tokens.Subcommands.Add(TokensList());
         root.Subcommands.Add(tokens);
+        root.Subcommands.Add(DeviceCommands.Devices());
+        root.Subcommands.Add(DeviceCommands.Broker());
         return root;
     }
 
@@ -116,16 +118,20 @@ public static class HubCli
         return cmd;
     }
 
-    private static void SetAction(Command command, Func<ParseResult, CancellationToken, Task<int>> body) =>
+    internal static void SetAction(Command command, Func<ParseResult, CancellationToken, Task<int>> body) =>
         command.SetAction(async (parse, ct) =>
         {
             try
             {
                 return await body(parse, ct);
             }
-            catch (Exception e) when (e is HubStoreException or HubConfigurationException or IOException)
+            catch (Exception e) when (e is HubStoreException or HubConfigurationException or IOException
+                                          or EdgeAgent.Hub.Provisioning.Identity.ProvisioningException
+                                          or EdgeAgent.Hub.Provisioning.Identity.InvalidDeviceIdException
+                                          or UnauthorizedAccessException or CliUsageException)
             {
-                Console.Error.WriteLine($"edgehub {command.Name}: {e.Message}");
+                string name = command.Parents.OfType<Command>().FirstOrDefault() is { } parent and not RootCommand ? $"{parent.Name} {command.Name}" : command.Name;
+                Console.Error.WriteLine($"edgehub {name}: {e.Message}");
                 return Failed;
             }
         });

@@ -39,6 +39,12 @@ public interface IHubStore : IAsyncDisposable
     /// <summary>Replaces a device's labels; false when the device does not exist.</summary>
     Task<bool> SetDeviceLabelsAsync(string id, IReadOnlyDictionary<string, string> labels, CancellationToken ct = default);
 
+    /// <summary>
+    /// Records the device's revocation time, or clears it (null) when a revoked id is provisioned again;
+    /// false when the device does not exist.
+    /// </summary>
+    Task<bool> SetDeviceRevokedAsync(string id, DateTimeOffset? revokedAt, CancellationToken ct = default);
+
     Task<bool> DeleteDeviceAsync(string id, CancellationToken ct = default);
 
     Task<DeviceRecord?> GetDeviceAsync(string id, CancellationToken ct = default);

@@ -100,6 +100,11 @@ public static class SchemaMigrations
             [
                 $"ALTER TABLE models ADD COLUMN bundle {blob}",
             ]),
+            new(6, "device revocation",
+            [
+                // Set by 'edgehub devices revoke'; the row stays so its telemetry and audit trail keep their device.
+                "ALTER TABLE devices ADD COLUMN revoked_at BIGINT",
+            ]),
         ];
     }
 }

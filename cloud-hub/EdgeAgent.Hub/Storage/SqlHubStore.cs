@@ -103,13 +103,20 @@ public abstract class SqlHubStore : IHubStore
         return await ExecAsync(c, null, "UPDATE devices SET labels = @l WHERE id = @id", ct, ("id", id), ("l", LabelsJson(labels))) == 1;
     }
 
+    public async Task<bool> SetDeviceRevokedAsync(string id, DateTimeOffset? revokedAt, CancellationToken ct = default)
+    {
+        await using var c = await OpenAsync(ct);
+        return await ExecAsync(c, null, "UPDATE devices SET revoked_at = @t WHERE id = @id", ct,
+            ("id", id), ("t", revokedAt is { } at ? at.ToUnixTimeMilliseconds() : DBNull.Value)) == 1;
+    }
+
     public async Task<bool> DeleteDeviceAsync(string id, CancellationToken ct = default)
     {
         await using var c = await OpenAsync(ct);
         return await ExecAsync(c, null, "DELETE FROM devices WHERE id = @id", ct, ("id", id)) == 1;
     }
 
-    private const string DeviceColumns = "id, labels, created_at, online, agent_version, active_model, update_state, health, status_json, status_at";
+    private const string DeviceColumns = "id, labels, created_at, online, agent_version, active_model, update_state, health, status_json, status_at, revoked_at";
 
     public async Task<DeviceRecord?> GetDeviceAsync(string id, CancellationToken ct = default)
     {
@@ -130,7 +137,8 @@ public abstract class SqlHubStore : IHubStore
         Ms(r.GetInt64(2)),
         r.IsDBNull(3) ? null : r.GetInt64(3) != 0,
         Str(r, 4), Str(r, 5), Str(r, 6), Str(r, 7), Str(r, 8),
-        r.IsDBNull(9) ? null : Ms(r.GetInt64(9)));
+        r.IsDBNull(9) ? null : Ms(r.GetInt64(9)),
+        r.IsDBNull(10) ? null : Ms(r.GetInt64(10)));
 
     public async Task RecordDeviceStatusAsync(string id, DeviceStatusReport report, CancellationToken ct = default)
     {

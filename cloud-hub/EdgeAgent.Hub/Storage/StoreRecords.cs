@@ -49,6 +49,7 @@ public sealed record AuditEntry(long Id, DateTimeOffset At, string Actor, string
 /// <summary>A registered device with its last reported state.</summary>
 /// <param name="Online">Null until the device has reported its status.</param>
 /// <param name="StatusJson">The last status payload as received (JSON), null until reported.</param>
+/// <param name="RevokedAt">When its credentials were revoked (<c>edgehub devices revoke</c>); null while active.</param>
 public sealed record DeviceRecord(
     string Id,
     IReadOnlyDictionary<string, string> Labels,
@@ -59,7 +60,8 @@ public sealed record DeviceRecord(
     string? UpdateState,
     string? Health,
     string? StatusJson,
-    DateTimeOffset? StatusAt);
+    DateTimeOffset? StatusAt,
+    DateTimeOffset? RevokedAt = null);
 
 /// <summary>Reported state parsed from <c>edgeagent/v1/{id}/status</c>.</summary>
 public sealed record DeviceStatusReport(
