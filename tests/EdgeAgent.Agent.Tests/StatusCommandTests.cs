@@ -121,6 +121,10 @@ public sealed class StatusCommandTests : IAsyncLifetime
         Assert.Equal(0, inference.GetProperty("badSamples").GetInt64());
         Assert.NotEqual("Connected", agent.GetProperty("mqtt").GetString());
         Assert.True(agent.GetProperty("outboxDiskBytes").GetInt64() > 0);
+        // The broker port is dead: the reason is in the status, not only in the journal.
+        var mqttError = Assert.Single(agent.GetProperty("lastErrors").EnumerateArray(), e => e.GetProperty("source").GetString() == "mqtt"
+            && e.GetProperty("message").GetString()!.StartsWith("broker 127.0.0.1:", StringComparison.Ordinal));
+        Assert.True(mqttError.GetProperty("count").GetInt32() >= 1);
         Assert.StartsWith("serving activity 1.0.0", status.GetProperty("host").GetProperty("status").GetString());
         Assert.Equal(_agent!.Id, status.GetProperty("host").GetProperty("processId").GetInt32());
 
@@ -129,6 +133,7 @@ public sealed class StatusCommandTests : IAsyncLifetime
         Assert.Contains("press-17 READY: serving activity 1.0.0", human.Stdout);
         Assert.Contains("model:      activity 1.0.0 (slot a, committed)", human.Stdout);
         Assert.Contains("watchdog:   not enabled", human.Stdout);
+        Assert.Matches(@"error:      \S+ mqtt: broker 127\.0\.0\.1:\d+ not reachable", human.Stdout);
         Assert.Matches(@"inference:  \d+ windows: \d+ local, \d+ cloud, \d+ fallback; 0 bad samples", human.Stdout);
 
         var models = JsonDocument.Parse((await Ok(AgentProcess.RunAgentAsync("models", "list", "--config", _config, "--json"))).Stdout).RootElement;

@@ -141,12 +141,13 @@ internal static class StatusText
         if (agent.TryGetProperty("model", out var m) && m.ValueKind == JsonValueKind.Object)
             b.AppendLine($"model:      {Str(m, "name")} {Str(m, "version")} (slot {Str(m, "slot")}, {(Bool(m, "committed") ? "committed" : "on probation")})");
         else b.AppendLine("model:      none installed");
-        b.AppendLine($"mqtt:       {Str(agent, "mqtt")}");
+        b.AppendLine($"mqtt:       {Str(agent, "mqtt")}{(Str(agent, "mqttBroker") is { } broker ? $" ({broker})" : "")}");
         b.AppendLine($"outbox:     {Num(agent, "outboxDepth")} events pending, {Num(agent, "outboxDiskBytes")} bytes on disk");
         if (agent.TryGetProperty("inference", out var i) && i.ValueKind == JsonValueKind.Object)
             b.AppendLine($"inference:  {Num(i, "windows")} windows: {Num(i, "local")} local, {Num(i, "cloud")} cloud, {Num(i, "fallback")} fallback; {Num(i, "badSamples")} bad samples");
         if (agent.TryGetProperty("lastErrors", out var errors) && errors.ValueKind == JsonValueKind.Array)
-            foreach (var e in errors.EnumerateArray()) b.AppendLine($"error:      {e}");
+            foreach (var e in errors.EnumerateArray())
+                b.AppendLine($"error:      {Str(e, "last")} {Str(e, "source")}: {Str(e, "message")}{(e.TryGetProperty("count", out var c) && c.GetInt32() > 1 ? $" (x{c.GetInt32()})" : "")}");
         return b.ToString();
     }
 

@@ -39,6 +39,7 @@ internal sealed class AgentService(AgentOptions options, ServiceStatus status, L
     private InferencePipeline? _pipeline;
     private TelemetryOutbox? _outbox;
     private MqttClient? _mqtt;
+    private readonly RecentErrors _errors = new();
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -51,13 +52,22 @@ internal sealed class AgentService(AgentOptions options, ServiceStatus status, L
         }, new DriftSnapshotMerger(), logger: loggers.CreateLogger<TelemetryOutbox>());
         _outbox = outbox;
         if (outbox.OpenReport.QuarantinedTo is { } moved)
+        {
             _log.LogWarning("Outbox database was corrupt and was moved aside to {Path}; a fresh one was started", moved);
+            _errors.Add("outbox", $"database was corrupt and was moved aside to {moved}; a fresh one was started");
+        }
         control.Register("agent.status", (_, _) => ValueTask.FromResult(StatusJson()));
         control.Register(AgentControlCommands.ModelsList, (_, _) => ValueTask.FromResult(AgentControlCommands.ModelsJson(options.ModelStoreDirectory)));
         control.Register(AgentControlCommands.TelemetryStats, (_, _) => ValueTask.FromResult(AgentControlCommands.OutboxJson(outbox.GetStatistics())));
 
         await using var mqtt = options.Mqtt.Host.Length > 0 ? CreateMqttClient() : null;
         _mqtt = mqtt;
+        if (mqtt is not null)
+            mqtt.ConnectionStateChanged += (_, e) =>
+            {
+                if (e.State == MqttConnectionState.Disconnected && e.Reason is { } reason)
+                    _errors.Add("mqtt", $"disconnected from {options.Mqtt.Host}:{options.Mqtt.Port}: {reason.Message}");
+            };
         var background = new List<Task>();
         if (mqtt is not null)
         {
@@ -72,6 +82,7 @@ internal sealed class AgentService(AgentOptions options, ServiceStatus status, L
         {
             status.ReportReady($"no model installed in {options.ModelStoreDirectory}; waiting for an update");
             _log.LogWarning("No model installed in {Directory}: the agent runs without inference until one is installed", options.ModelStoreDirectory);
+            _errors.Add("model", $"no model installed in {options.ModelStoreDirectory}; install one with 'edgeagent bundle install'");
             var idle = liveness.Register("agent", TimeSpan.FromSeconds(60));
             while (!stoppingToken.IsCancellationRequested)
             {
@@ -136,6 +147,11 @@ internal sealed class AgentService(AgentOptions options, ServiceStatus status, L
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
         }
+        catch (Exception e)
+        {
+            _errors.Add("pipeline", e.Message);
+            throw;
+        }
     }
 
     /// <summary>The first model family in the store with a verified active slot (one family per device today).</summary>
@@ -183,6 +199,7 @@ internal sealed class AgentService(AgentOptions options, ServiceStatus status, L
             // Offline start is normal on a device: the client keeps reconnecting, the outbox keeps data.
             _log.LogWarning("MQTT broker {Host}:{Port} not reachable at start ({Reason}); working offline and retrying",
                 options.Mqtt.Host, options.Mqtt.Port, e.Message);
+            _errors.Add("mqtt", $"broker {options.Mqtt.Host}:{options.Mqtt.Port} not reachable: {e.Message}");
         }
     }
 
@@ -216,12 +233,14 @@ internal sealed class AgentService(AgentOptions options, ServiceStatus status, L
                 w.WriteEndObject();
             }
             w.WriteString("mqtt", _mqtt is null ? "not configured" : _mqtt.State.ToString());
+            if (_mqtt is not null) w.WriteString("mqttBroker", $"{options.Mqtt.Host}:{options.Mqtt.Port}");
             if (_outbox is { } o)
             {
                 w.WriteNumber("outboxDiskBytes", o.DiskBytes);
                 // Depth counts rows (one indexed scan): cheap enough for an operator's status call.
                 w.WriteNumber("outboxDepth", o.GetStatistics().PendingEvents.Values.Sum());
             }
+            _errors.WriteTo(w, "lastErrors");
             w.WriteEndObject();
         }
         return JsonDocument.Parse(stream.ToArray()).RootElement.Clone();
