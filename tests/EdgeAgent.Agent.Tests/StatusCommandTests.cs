@@ -17,6 +17,7 @@ public sealed class StatusCommandTests : IAsyncLifetime
     private readonly string _dir = Directory.CreateTempSubdirectory("edgeagent-status-").FullName;
     private string _config = "";
     private Process? _agent;
+    private readonly List<Process> _others = [];
 
     public async Task InitializeAsync()
     {
@@ -38,6 +39,12 @@ public sealed class StatusCommandTests : IAsyncLifetime
             await agent.WaitForExitAsync();
         }
         _agent?.Dispose();
+        foreach (var other in _others)
+        {
+            if (!other.HasExited) other.Kill(entireProcessTree: true);
+            await other.WaitForExitAsync();
+            other.Dispose();
+        }
         Directory.Delete(_dir, recursive: true);
     }
 
@@ -55,14 +62,14 @@ public sealed class StatusCommandTests : IAsyncLifetime
         return ((IPEndPoint)probe.LocalEndpoint).Port;
     }
 
-    private string WriteConfig(string name, string runtime)
+    private string WriteConfig(string name, string runtime, string state = "state")
     {
         Directory.CreateDirectory(Path.Combine(_dir, runtime));
         string path = Path.Combine(_dir, name);
         File.WriteAllText(path, $$"""
             {
               "deviceId": "press-17",
-              "stateDirectory": "{{_dir}}/state",
+              "stateDirectory": "{{_dir}}/{{state}}",
               "runtimeDirectory": "{{_dir}}/{{runtime}}",
               "mqtt": { "host": "127.0.0.1", "port": {{DeadPort()}}, "useTls": false, "keepAlive": "5s" },
               "metrics": { "enabled": false },
@@ -73,6 +80,35 @@ public sealed class StatusCommandTests : IAsyncLifetime
     }
 
     /// <summary>Starts the daemon and polls <c>edgeagent status --json</c> until it serves and has inferred.</summary>
+    private static Process StartAgent(string config)
+    {
+        var psi = new ProcessStartInfo(AgentProcess.BuiltAgent)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+            ArgumentList = { "run", "--config", config },
+        };
+        var process = Process.Start(psi)!;
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return process;
+    }
+
+    /// <summary>Polls a control verb until the agent answers (the socket appears once the host started).</summary>
+    private static async Task<AgentProcess.Result> WhenAnsweringAsync(params string[] args)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        AgentProcess.Result r;
+        do
+        {
+            r = await AgentProcess.RunAgentAsync(args);
+            if (r.ExitCode == 0) return r;
+            await Task.Delay(250);
+        } while (DateTime.UtcNow < deadline);
+        throw new TimeoutException($"the agent did not answer '{string.Join(' ', args)}' within 60 s: {r.Stderr}");
+    }
+
     private async Task<JsonElement> StartAndWaitServingAsync()
     {
         var psi = new ProcessStartInfo(AgentProcess.BuiltAgent)
@@ -189,5 +225,54 @@ public sealed class StatusCommandTests : IAsyncLifetime
         var r = await AgentProcess.RunAgentAsync("status", "--config", config);
         Assert.Equal(1, r.ExitCode);
         Assert.Contains("the agent is not running", r.Stderr);
+    }
+
+    [Fact]
+    public async Task Models_list_shows_the_previous_slot_kept_for_rollback_after_a_second_install()
+    {
+        string model = Path.Combine(_dir, "cnn.onnx"), bundle = Path.Combine(_dir, "activity-2.bundle");
+        await Ok(AgentProcess.RunAgentAsync("bundle", "build", "--model", model, "--name", "activity", "--version", "2.0.0",
+            "--release-counter", "2", "--hardware-id", "x64-dev", "--labels", "idle,walk,run,vibration_fault",
+            "--window-length", "128", "--window-stride", "64", "--channels", "3", "--sample-rate", "50", "--output", bundle));
+        string models = Path.Combine(_dir, "state2", "models");
+        await Ok(AgentProcess.RunAgentAsync("bundle", "install", Path.Combine(_dir, "activity-1.bundle"), "--models-dir", models, "--hardware-id", "x64-dev"));
+        await Ok(AgentProcess.RunAgentAsync("bundle", "install", bundle, "--models-dir", models, "--hardware-id", "x64-dev"));
+        string config = WriteConfig("two-slots.json", "run2", "state2");
+        _others.Add(StartAgent(config));
+
+        var family = Assert.Single(JsonDocument.Parse((await WhenAnsweringAsync("models", "list", "--config", config, "--json")).Stdout)
+            .RootElement.GetProperty("families").EnumerateArray());
+        Assert.Equal("b", family.GetProperty("activeSlot").GetString());
+        Assert.Equal("2.0.0", family.GetProperty("activeVersion").GetString());
+        Assert.Equal(2, family.GetProperty("releaseCounterFloor").GetInt64());
+        Assert.Equal("a", family.GetProperty("previousSlot").GetString());
+        Assert.Equal("1.0.0", family.GetProperty("previousVersion").GetString());
+        var human = await Ok(AgentProcess.RunAgentAsync("models", "list", "--config", config));
+        Assert.Contains("activity: 2.0.0 in slot b (release 2, committed); previous: 1.0.0 in slot a", human.Stdout);
+    }
+
+    [Fact]
+    public async Task An_agent_without_a_model_says_so_in_status_and_models_list()
+    {
+        string config = WriteConfig("empty.json", "run3", "state3");
+        _others.Add(StartAgent(config));
+        var status = JsonDocument.Parse((await WhenAnsweringAsync("status", "--config", config, "--json")).Stdout).RootElement;
+        Assert.Equal(JsonValueKind.Null, status.GetProperty("agent").GetProperty("model").ValueKind);
+        Assert.False(status.GetProperty("agent").TryGetProperty("inference", out _));
+        var human = await Ok(AgentProcess.RunAgentAsync("status", "--config", config));
+        Assert.Contains("model:      none installed", human.Stdout);
+        Assert.Contains("model: no model installed in", human.Stdout);
+        var models = await Ok(AgentProcess.RunAgentAsync("models", "list", "--config", config));
+        Assert.Contains($"no model installed in {Path.Combine(_dir, "state3", "models")}; install one with 'edgeagent bundle install'", models.Stdout);
+    }
+
+    [Fact]
+    public async Task Status_with_a_missing_configuration_file_names_the_file_and_exits_2()
+    {
+        string missing = Path.Combine(_dir, "nope.json");
+        var r = await AgentProcess.RunAgentAsync("status", "--config", missing);
+        Assert.Equal(2, r.ExitCode);
+        Assert.Contains(missing, r.Stderr);
+        Assert.Equal("", r.Stdout);
     }
 }
