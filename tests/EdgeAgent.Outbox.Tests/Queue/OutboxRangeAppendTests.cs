@@ -176,4 +176,39 @@ public sealed class OutboxRangeAppendTests
         Assert.Equal(receipts.Select(r => r.Seq).Order(), receipts.Select(r => r.Seq));
         Assert.True((await outbox.CheckIntegrityAsync()).IsOk);
     }
+
+    [Fact]
+    public async Task Every_column_is_stored_as_given_for_single_and_range_appends_across_epochs()
+    {
+        using var dir = new TempDirectory();
+        var path = dir.File("o.db");
+        var ts = new DateTimeOffset(2026, 11, 22, 7, 0, 0, TimeSpan.Zero);
+        await using (var outbox = await TelemetryOutbox.OpenAsync(Events.Options(path)))
+        {
+            await outbox.AppendAsync(new OutboxEvent(TelemetryStream.Drift, new byte[] { 1, 2 }, PayloadFormat.Binary, 255, ts, "model/f0"));
+            await outbox.StartNewEpochAsync(CancellationToken.None);
+            await outbox.StartNewEpochAsync(CancellationToken.None);
+            await outbox.AppendRangeAsync(new[]
+            {
+                new OutboxEvent(TelemetryStream.Update, "{\"u\":1}"u8.ToArray(), PayloadFormat.Json, 7, ts.AddMilliseconds(1)),
+                new OutboxEvent(TelemetryStream.FallbackCase, "[1]"u8.ToArray(), PayloadFormat.Json, 0, ts.AddMilliseconds(2), "k"),
+            });
+        }
+
+        using var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path};Mode=ReadOnly;Pooling=False");
+        c.Open();
+        using var cmd = c.CreateCommand();
+        cmd.CommandText = "SELECT stream, seq, epoch, kind, fmt, prio, ts_ms, merge_key, merged_from, merged_count, payload FROM events ORDER BY id;";
+        using var r = cmd.ExecuteReader();
+        var rows = new List<string>();
+        while (r.Read())
+            rows.Add(string.Join(",", Enumerable.Range(0, 10).Select(i => r.IsDBNull(i) ? "null" : Convert.ToString(r.GetValue(i), System.Globalization.CultureInfo.InvariantCulture))) + ":" + Convert.ToHexString((byte[])r.GetValue(10)));
+        var ms = ts.ToUnixTimeMilliseconds();
+        Assert.Equal(new[]
+        {
+            $"{(int)TelemetryStream.Drift},1,0,{(int)TelemetryEventKind.Data},1,255,{ms},model/f0,null,null:0102",
+            $"{(int)TelemetryStream.Update},2,2,{(int)TelemetryEventKind.Data},0,7,{ms + 1},null,null,null:" + Convert.ToHexString("{\"u\":1}"u8),
+            $"{(int)TelemetryStream.FallbackCase},3,2,{(int)TelemetryEventKind.Data},0,0,{ms + 2},k,null,null:" + Convert.ToHexString("[1]"u8),
+        }, rows);
+    }
 }
