@@ -94,4 +94,10 @@ public interface IHubStore : IAsyncDisposable
     Task<byte[]?> GetModelOnnxAsync(string name, string version, CancellationToken ct = default);
 
     Task<IReadOnlyList<ModelRecord>> ListModelsAsync(CancellationToken ct = default);
+
+    /// <summary>Appends a cloud-tier hard case (the <see cref="HardCaseRecord.Id"/> given is ignored).</summary>
+    Task RecordHardCaseAsync(HardCaseRecord hardCase, CancellationToken ct = default);
+
+    /// <summary>Hard cases of a device (all devices when null), newest first.</summary>
+    Task<IReadOnlyList<HardCaseRecord>> ListHardCasesAsync(string? deviceId, int limit, CancellationToken ct = default);
 }

@@ -105,6 +105,20 @@ public static class SchemaMigrations
                 // Set by 'edgehub devices revoke'; the row stays so its telemetry and audit trail keep their device.
                 "ALTER TABLE devices ADD COLUMN revoked_at BIGINT",
             ]),
+            new(7, "cloud inference hard cases",
+            [
+                // One row per request the cloud tier answered (or could not): the window as the device sent it,
+                // its local answer and the cloud's, kept for labeling (issue 7, "cloud inference tier").
+                $"""
+                CREATE TABLE hard_cases (
+                  id {id}, at BIGINT NOT NULL, device_id TEXT NOT NULL, model TEXT NOT NULL,
+                  window_index BIGINT NOT NULL, window_end BIGINT NOT NULL, reason TEXT NOT NULL,
+                  local_label TEXT NOT NULL, local_confidence DOUBLE PRECISION NOT NULL,
+                  cloud_label TEXT, cloud_confidence DOUBLE PRECISION, cloud_model TEXT, error TEXT,
+                  request_json TEXT NOT NULL)
+                """,
+                "CREATE INDEX hard_cases_device ON hard_cases (device_id, at)",
+            ]),
         ];
     }
 }

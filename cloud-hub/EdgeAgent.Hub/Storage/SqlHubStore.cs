@@ -103,6 +103,32 @@ public abstract class SqlHubStore : IHubStore
         return await ExecAsync(c, null, "UPDATE devices SET labels = @l WHERE id = @id", ct, ("id", id), ("l", LabelsJson(labels))) == 1;
     }
 
+    public async Task RecordHardCaseAsync(HardCaseRecord h, CancellationToken ct = default)
+    {
+        await using var c = await OpenAsync(ct);
+        await ExecAsync(c, null, """
+            INSERT INTO hard_cases (at, device_id, model, window_index, window_end, reason, local_label, local_confidence,
+                                    cloud_label, cloud_confidence, cloud_model, error, request_json)
+            VALUES (@at, @d, @m, @w, @we, @r, @ll, @lc, @cl, @cc, @cm, @e, @j)
+            """, ct, ("at", h.At.ToUnixTimeMilliseconds()), ("d", h.DeviceId), ("m", h.Model), ("w", h.Window),
+            ("we", h.WindowEnd.ToUnixTimeMilliseconds()), ("r", h.Reason), ("ll", h.LocalLabel), ("lc", h.LocalConfidence),
+            ("cl", h.CloudLabel), ("cc", h.CloudConfidence), ("cm", h.CloudModel), ("e", h.Error), ("j", h.RequestJson));
+    }
+
+    public async Task<IReadOnlyList<HardCaseRecord>> ListHardCasesAsync(string? deviceId, int limit, CancellationToken ct = default)
+    {
+        await using var c = await OpenAsync(ct);
+        // Two statements rather than "@d IS NULL": PostgreSQL cannot type an untyped null parameter.
+        string where = deviceId is null ? "" : "WHERE device_id = @d";
+        return await QueryAsync(c, $"""
+            SELECT id, at, device_id, model, window_index, window_end, reason, local_label, local_confidence,
+                   cloud_label, cloud_confidence, cloud_model, error, request_json
+            FROM hard_cases {where} ORDER BY id DESC LIMIT @l
+            """, r => new HardCaseRecord(r.GetInt64(0), Ms(r.GetInt64(1)), r.GetString(2), r.GetString(3), r.GetInt64(4), Ms(r.GetInt64(5)),
+                r.GetString(6), r.GetString(7), r.GetDouble(8), Str(r, 9), r.IsDBNull(10) ? null : r.GetDouble(10), Str(r, 11), Str(r, 12), r.GetString(13)),
+            ct, ("d", deviceId ?? ""), ("l", limit));
+    }
+
     public async Task<bool> SetDeviceRevokedAsync(string id, DateTimeOffset? revokedAt, CancellationToken ct = default)
     {
         await using var c = await OpenAsync(ct);

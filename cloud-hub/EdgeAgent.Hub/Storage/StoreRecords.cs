@@ -123,6 +123,25 @@ public sealed record ModelRecord(
     string RegisteredBy,
     DateTimeOffset RegisteredAt);
 
+/// <summary>A window the device was unsure about, with its local answer and the cloud's (for labeling).</summary>
+/// <param name="CloudLabel">Null when the hub answered with an error (<paramref name="Error"/>).</param>
+/// <param name="RequestJson">The request body as received (the window's input, shape, channels, local probabilities).</param>
+public sealed record HardCaseRecord(
+    long Id,
+    DateTimeOffset At,
+    string DeviceId,
+    string Model,
+    long Window,
+    DateTimeOffset WindowEnd,
+    string Reason,
+    string LocalLabel,
+    double LocalConfidence,
+    string? CloudLabel,
+    double? CloudConfidence,
+    string? CloudModel,
+    string? Error,
+    string RequestJson);
+
 /// <summary>Result of storing one telemetry batch.</summary>
 /// <param name="Inserted">Events written now (the rest were already stored: duplicates).</param>
 /// <param name="GapsRecorded">New gap rows.</param>
