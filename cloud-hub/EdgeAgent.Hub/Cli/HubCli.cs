@@ -45,7 +45,9 @@ public static class HubCli
         var group = new Option<string>("--share-group") { Description = "shared subscription group", DefaultValueFactory = _ => "hub" };
         var retention = new Option<int>("--retention-days") { Description = "delete telemetry older than N days (0 keeps all)", DefaultValueFactory = _ => 30 };
         var maxModel = new Option<long>("--max-model-bytes") { Description = "largest model accepted", DefaultValueFactory = _ => 64L * 1024 * 1024 };
-        var cmd = new Command("serve", "Run the hub: admin API, MQTT ingestion, retention") { store, urls, mqtt, clientId, group, retention, maxModel };
+        var cloud = new Option<bool>("--cloud-inference") { Description = "answer the agents' cloud tier on edgeagent/v1/+/infer/req (needs --mqtt)", DefaultValueFactory = _ => true };
+        var modelCache = new Option<string>("--model-cache") { Description = "directory for model files loaded by the cloud tier", DefaultValueFactory = _ => Path.Combine(Path.GetTempPath(), "edgehub-models") };
+        var cmd = new Command("serve", "Run the hub: admin API, MQTT ingestion, retention, cloud inference") { store, urls, mqtt, clientId, group, retention, maxModel, cloud, modelCache };
         SetAction(cmd, async (p, ct) =>
         {
             string? host = null;
@@ -61,6 +63,7 @@ public static class HubCli
                 Store = p.GetValue(store)!, Urls = p.GetValue(urls)!, MqttHost = host, MqttPort = port,
                 MqttClientId = p.GetValue(clientId) ?? "edgehub-" + Environment.MachineName, ShareGroup = p.GetValue(group)!,
                 RetentionDays = p.GetValue(retention), MaxModelBytes = p.GetValue(maxModel),
+                CloudInference = p.GetValue(cloud), ModelCacheDirectory = p.GetValue(modelCache)!,
             };
             await using var app = await HubHost.BuildAsync(options, ct: ct);
             await app.RunAsync(ct);

@@ -160,7 +160,10 @@ public sealed class CloudInferenceResponder : IAsyncDisposable
         if (newest is null) return null;
         byte[] onnx = await _store.GetModelOnnxAsync(newest.Name, newest.Version, ct) ?? throw new HubStoreException($"model {name}@{newest.Version} has no ONNX bytes");
         string path = Path.Combine(_modelDirectory, $"{Sanitize(newest.Name)}@{Sanitize(newest.Version)}-{newest.Sha256[..16]}.onnx");
-        await File.WriteAllBytesAsync(path, onnx, ct);
+        // Temp file + rename: hub instances sharing the cache directory never load a half-written file.
+        string temp = $"{path}.{Guid.NewGuid():N}.tmp";
+        await File.WriteAllBytesAsync(temp, onnx, ct);
+        File.Move(temp, path, overwrite: true);
         var engine = InferenceEngine.Load(path, options: new InferenceEngineOptions { DynamicDimensionValue = 1 });
         _logger.LogInformation("Cloud model {Model}@{Version} loaded", newest.Name, newest.Version);
         return new LoadedModel(newest.Name, newest.Version, engine);

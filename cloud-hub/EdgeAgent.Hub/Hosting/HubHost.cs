@@ -50,6 +50,8 @@ public static class HubHost
         builder.Services.AddSingleton<MqttHubConsumer>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<MqttHubConsumer>());
         builder.Services.AddHostedService<TelemetryRetention>();
+        builder.Services.AddSingleton<EdgeAgent.Hub.CloudInference.CloudInferenceService>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<EdgeAgent.Hub.CloudInference.CloudInferenceService>());
         builder.Services.AddSingleton(sp => new ModelRegistration(store, time, options.MaxModelBytes));
         builder.Services.AddSingleton<FleetDriftReport>();
         builder.Services.ConfigureHttpJsonOptions(j => j.SerializerOptions.TypeInfoResolverChain.Insert(0, HubJsonContext.Default));

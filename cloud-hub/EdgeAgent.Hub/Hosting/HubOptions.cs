@@ -28,6 +28,12 @@ public sealed record HubOptions
     /// <summary>Largest ONNX model the registry accepts.</summary>
     public long MaxModelBytes { get; init; } = 64L * 1024 * 1024;
 
+    /// <summary>Answer the agents' cloud tier (<c>edgeagent/v1/+/infer/req</c>) when MQTT is configured.</summary>
+    public bool CloudInference { get; init; } = true;
+
+    /// <summary>Where registered models are written for ONNX Runtime to load them (cloud inference).</summary>
+    public string ModelCacheDirectory { get; init; } = Path.Combine(Path.GetTempPath(), "edgehub-models");
+
     /// <summary>One message per problem, empty when the options are usable.</summary>
     public IReadOnlyList<string> Validate()
     {

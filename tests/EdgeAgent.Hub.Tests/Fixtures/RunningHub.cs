@@ -35,6 +35,9 @@ public sealed class RunningHub : IAsyncDisposable
 
     public MqttHubConsumer Mqtt => _app.Services.GetRequiredService<MqttHubConsumer>();
 
+    /// <summary>A service of the running app (e.g. a hosted service to wait on).</summary>
+    public T Service<T>() where T : notnull => _app.Services.GetRequiredService<T>();
+
     public string AdminToken { get; private set; } = "";
     public string OperatorToken { get; private set; } = "";
     public string ReadOnlyToken { get; private set; } = "";
