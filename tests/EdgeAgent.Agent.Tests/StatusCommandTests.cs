@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
+using EdgeAgent.TestSupport.Mosquitto;
 using Xunit;
 
 namespace EdgeAgent.Agent.Tests;
@@ -62,7 +63,7 @@ public sealed class StatusCommandTests : IAsyncLifetime
         return ((IPEndPoint)probe.LocalEndpoint).Port;
     }
 
-    private string WriteConfig(string name, string runtime, string state = "state")
+    private string WriteConfig(string name, string runtime, string state = "state", int? brokerPort = null)
     {
         Directory.CreateDirectory(Path.Combine(_dir, runtime));
         string path = Path.Combine(_dir, name);
@@ -71,7 +72,7 @@ public sealed class StatusCommandTests : IAsyncLifetime
               "deviceId": "press-17",
               "stateDirectory": "{{_dir}}/{{state}}",
               "runtimeDirectory": "{{_dir}}/{{runtime}}",
-              "mqtt": { "host": "127.0.0.1", "port": {{DeadPort()}}, "useTls": false, "keepAlive": "5s" },
+              "mqtt": { "host": "127.0.0.1", "port": {{brokerPort ?? DeadPort()}}, "useTls": false, "keepAlive": "5s" },
               "metrics": { "enabled": false },
               "sensors": { "kind": "synthetic", "synthetic": { "seed": 3, "rateHz": 400 } }
             }
@@ -274,5 +275,37 @@ public sealed class StatusCommandTests : IAsyncLifetime
         Assert.Equal(2, r.ExitCode);
         Assert.Contains(missing, r.Stderr);
         Assert.Equal("", r.Stdout);
+    }
+
+    [Fact]
+    public async Task Status_reports_MQTT_connected_and_telemetry_stats_show_the_outbox_draining_to_a_real_broker()
+    {
+        await using var broker = await MosquittoBroker.StartAsync();
+        await Ok(AgentProcess.RunAgentAsync("bundle", "install", Path.Combine(_dir, "activity-1.bundle"), "--models-dir",
+            Path.Combine(_dir, "state4", "models"), "--hardware-id", "x64-dev"));
+        string config = WriteConfig("online.json", "run4", "state4", broker.Port);
+        _others.Add(StartAgent(config));
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        JsonElement agent;
+        do
+        {
+            agent = JsonDocument.Parse((await WhenAnsweringAsync("status", "--config", config, "--json")).Stdout).RootElement.GetProperty("agent");
+            if (agent.GetProperty("mqtt").GetString() == "Connected") break;
+            await Task.Delay(250);
+        } while (DateTime.UtcNow < deadline);
+        Assert.Equal("Connected", agent.GetProperty("mqtt").GetString());
+        Assert.Equal($"127.0.0.1:{broker.Port}", agent.GetProperty("mqttBroker").GetString());
+        Assert.DoesNotContain(agent.GetProperty("lastErrors").EnumerateArray(), e => e.GetProperty("source").GetString() == "mqtt");
+
+        // Online, the drainer publishes and acknowledges: appended grows while nothing is dropped.
+        JsonElement stats;
+        do
+        {
+            stats = JsonDocument.Parse((await Ok(AgentProcess.RunAgentAsync("telemetry", "stats", "--config", config, "--json"))).Stdout).RootElement;
+            if (stats.GetProperty("appendedEvents").GetInt64() > stats.GetProperty("depth").GetInt64()) break;
+            await Task.Delay(250);
+        } while (DateTime.UtcNow < deadline);
+        Assert.True(stats.GetProperty("appendedEvents").GetInt64() > stats.GetProperty("depth").GetInt64(), stats.ToString());
+        Assert.Equal(0, stats.GetProperty("droppedEvents").GetInt64());
     }
 }
