@@ -97,6 +97,10 @@ public static class AdminApi
                     .Select(r => new RejectedView(r.Id, r.At, r.Topic, r.Reason, r.Payload.Length)).ToList(), ctx.ListRejectedView))
             .Role(HubRole.Operator, "MQTT messages the hub could not use, with the reason (kept, not dropped)");
 
+        api.MapGet("/hard-cases", async (string? device, int? limit, CancellationToken ct) =>
+                Results.Json((await store.ListHardCasesAsync(device, Math.Clamp(limit ?? 100, 1, 10_000), ct)).Select(HardCaseView.From).ToList(), ctx.ListHardCaseView))
+            .Role(HubRole.ReadOnly, "Cloud-tier hard cases for labeling, newest first (?device=ID&limit=N): window, local and cloud answers");
+
         api.MapGet("/drift/{model}/{version}", async (string model, string version, string? day, CancellationToken ct) =>
             {
                 DateOnly d;

@@ -12,9 +12,17 @@ public sealed record ApiError(string Error);
 public sealed record CreateDeviceRequest(string Id, Dictionary<string, string>? Labels);
 
 public sealed record DeviceView(string Id, IReadOnlyDictionary<string, string> Labels, DateTimeOffset CreatedAt, bool? Online,
-    string? AgentVersion, string? ActiveModel, string? UpdateState, string? Health, DateTimeOffset? StatusAt)
+    string? AgentVersion, string? ActiveModel, string? UpdateState, string? Health, DateTimeOffset? StatusAt, DateTimeOffset? RevokedAt = null)
 {
-    public static DeviceView From(DeviceRecord d) => new(d.Id, d.Labels, d.CreatedAt, d.Online, d.AgentVersion, d.ActiveModel, d.UpdateState, d.Health, d.StatusAt);
+    public static DeviceView From(DeviceRecord d) => new(d.Id, d.Labels, d.CreatedAt, d.Online, d.AgentVersion, d.ActiveModel, d.UpdateState, d.Health, d.StatusAt, d.RevokedAt);
+}
+
+/// <summary>A cloud-tier hard case for labeling; <see cref="Request"/> is the device's request body as received.</summary>
+public sealed record HardCaseView(long Id, DateTimeOffset At, string DeviceId, string Model, long Window, DateTimeOffset WindowEnd, string Reason,
+    string LocalLabel, double LocalConfidence, string? CloudLabel, double? CloudConfidence, string? CloudModel, string? Error, JsonElement Request)
+{
+    public static HardCaseView From(HardCaseRecord h) => new(h.Id, h.At, h.DeviceId, h.Model, h.Window, h.WindowEnd, h.Reason, h.LocalLabel,
+        h.LocalConfidence, h.CloudLabel, h.CloudConfidence, h.CloudModel, h.Error, JsonDocument.Parse(h.RequestJson).RootElement.Clone());
 }
 
 public sealed record EventView(string BootId, long Seq, string Stream, string Kind, DateTimeOffset Ts, int Prio, JsonElement? Data, byte[]? Bin);
@@ -59,6 +67,7 @@ public sealed record HealthView(string Status, string Store, string Mqtt);
 [JsonSerializable(typeof(List<RejectedView>))]
 [JsonSerializable(typeof(FleetDrift))]
 [JsonSerializable(typeof(HealthView))]
+[JsonSerializable(typeof(List<HardCaseView>))]
 public sealed partial class HubJsonContext : JsonSerializerContext
 {
     /// <summary>

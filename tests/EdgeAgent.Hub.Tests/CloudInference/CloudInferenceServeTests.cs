@@ -63,5 +63,12 @@ public sealed class CloudInferenceServeTests : IAsyncLifetime
         var row = Assert.Single(await _hub.Store.ListHardCasesAsync("line-4", 10));
         Assert.Equal("out-of-distribution", row.Reason);
         Assert.Equal(answer.Label, row.CloudLabel);
+
+        using var reader = _hub.Client(_hub.ReadOnlyToken);
+        var listed = System.Text.Json.Nodes.JsonNode.Parse(await reader.GetStringAsync("api/v1/hard-cases?device=line-4"))!.AsArray();
+        var view = Assert.Single(listed)!;
+        Assert.Equal(answer.Label, (string?)view["cloudLabel"]);
+        Assert.Equal("line-4", (string?)view["request"]!["deviceId"]);
+        Assert.Equal(64, view["request"]!["input"]!.AsArray().Count);
     }
 }
