@@ -220,7 +220,22 @@ public static class DeviceCommands
     private static Task<FleetProvisioner> OpenFleetAsync(string? pki, string brokerHost, string? pidFile, CancellationToken ct)
     {
         if (string.IsNullOrEmpty(pki)) throw new CliUsageException("--pki is required: the provisioning directory (or set EDGEHUB_PKI)");
+        // Every open rewrites mosquitto.conf from the options: keep the pid_file an earlier call configured,
+        // or a plain 'devices list' would drop it (and later reloads could not find the broker).
+        pidFile ??= ConfiguredPidFile(Path.Combine(pki, "broker", "mosquitto.conf"));
         return FleetProvisioner.OpenAsync(new ProvisioningOptions { Directory = pki, BrokerHost = brokerHost, BrokerPidFile = pidFile }, ct);
+    }
+
+    /// <summary>The <c>pid_file</c> of an existing generated configuration, if any.</summary>
+    internal static string? ConfiguredPidFile(string confPath)
+    {
+        if (!File.Exists(confPath)) return null;
+        foreach (var line in File.ReadLines(confPath))
+        {
+            if (line.StartsWith("pid_file ", StringComparison.Ordinal)) return line["pid_file ".Length..].Trim();
+        }
+
+        return null;
     }
 
     /// <summary>Parses <c>KEY=VALUE</c> pairs; a missing '=', an empty key or a repeated key is refused before anything changes.</summary>

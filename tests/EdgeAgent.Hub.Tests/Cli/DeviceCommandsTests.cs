@@ -181,6 +181,23 @@ public sealed class DeviceCommandsTests : IDisposable
     }
 
     [Fact]
+    public async Task A_pid_file_given_once_stays_in_mosquitto_conf_and_later_revocations_use_it()
+    {
+        var pid = Path.Combine(_dir, "mosquitto.pid");
+        Assert.Equal(0, (await Add("pump-6", "--broker-pid-file", pid)).ExitCode);
+        var conf = Path.Combine(Pki, "broker", "mosquitto.conf");
+        Assert.Contains($"pid_file {pid}", File.ReadAllText(conf));
+
+        Assert.Equal(0, (await Edgehub("devices", "list", "--pki", Pki, "--store", "sqlite:" + StorePath)).ExitCode);
+        Assert.Contains($"pid_file {pid}", File.ReadAllText(conf));
+
+        // No broker runs with that pid file: the revocation is kept and the failed reload is reported.
+        var revoke = await Edgehub("devices", "revoke", "pump-6", "--pki", Pki, "--store", "sqlite:" + StorePath);
+        Assert.Equal(1, revoke.ExitCode);
+        Assert.Contains("revocation is saved, but the broker was not reloaded", revoke.StandardError);
+    }
+
+    [Fact]
     public async Task Broker_config_prints_the_generated_mosquitto_conf()
     {
         var r = await Edgehub("broker", "config", "--pki", Pki);
