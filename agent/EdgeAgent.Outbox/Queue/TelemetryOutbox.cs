@@ -318,7 +318,8 @@ public sealed class TelemetryOutbox : IAsyncDisposable
     /// <summary>
     /// Queues many events with one validation pass, one queue hand-off and one writer wake-up (the
     /// fast path for producers that have several events at hand). Events keep their order and get
-    /// consecutive-in-order seqs (interleaved only with events queued concurrently by others).
+    /// strictly increasing seqs in the order given; nothing queued by others lands between them
+    /// (a tombstone the outbox writes itself may).
     /// Waits only for queue space; commit failures are counted and logged, not thrown.
     /// </summary>
     /// <remarks>
