@@ -22,7 +22,8 @@ namespace EdgeAgent.Hub.CloudInference;
 /// so both ends share one definition. Ownership: the responder installs itself as the client's
 /// <see cref="MqttClient.MessageHandler"/> (give it a client of its own) and owns the loaded engines
 /// (disposed with it); the client stays the caller's. Thread safety: messages may be handled
-/// concurrently; each model is loaded once (<see cref="Lazy{T}"/>) and <see cref="InferenceEngine"/> is thread-safe.
+/// concurrently; each name@version is loaded once (<see cref="Lazy{T}"/>) and <see cref="InferenceEngine"/> is thread-safe.
+/// Engines of superseded versions stay loaded until the responder is disposed (requests may still be running on them).
 /// A request without a Response Topic cannot be answered: it is recorded in <c>rejected_messages</c>.
 /// </remarks>
 public sealed class CloudInferenceResponder : IAsyncDisposable
@@ -32,7 +33,7 @@ public sealed class CloudInferenceResponder : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly string _modelDirectory;
-    private readonly ConcurrentDictionary<string, Lazy<Task<LoadedModel?>>> _models = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Lazy<Task<LoadedModel>>> _models = new(StringComparer.Ordinal);
 
     private sealed record LoadedModel(string Name, string Version, InferenceEngine Engine);
 
@@ -102,23 +103,22 @@ public sealed class CloudInferenceResponder : IAsyncDisposable
 
     private async Task<CloudInferenceResponse> InferAsync(CloudInferenceRequest request, CancellationToken ct)
     {
-        LoadedModel? model;
+        // The newest registration answers; each name@version is loaded once and kept (a registry query per
+        // request is cheap next to inference, and lets a newly registered version take over without a restart).
+        var newest = (await _store.ListModelsAsync(ct)).Where(m => m.Name == request.Model).MaxBy(m => m.RegisteredAt);
+        if (newest is null) return Error($"model {request.Model} unknown");
+        string key = $"{newest.Name}@{newest.Version}";
+        LoadedModel model;
         try
         {
-            model = await _models.GetOrAdd(request.Model, name => new Lazy<Task<LoadedModel?>>(() => LoadAsync(name, ct))).Value;
+            model = await _models.GetOrAdd(key, _ => new Lazy<Task<LoadedModel>>(() => LoadAsync(newest, ct))).Value;
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            // Not cached: a model registered later (or a transient store error) gets another chance.
-            _models.TryRemove(request.Model, out _);
-            _logger.LogError(e, "Cloud model {Model} could not be loaded", request.Model);
-            return Error($"model {request.Model} could not be loaded: {e.Message}");
-        }
-
-        if (model is null)
-        {
-            _models.TryRemove(request.Model, out _);
-            return Error($"model {request.Model} unknown");
+            // Not cached: a transient store or file error gets another chance with the next request.
+            _models.TryRemove(key, out _);
+            _logger.LogError(e, "Cloud model {Model} could not be loaded", key);
+            return Error($"model {key} could not be loaded: {e.Message}");
         }
 
         int classes;
@@ -154,10 +154,9 @@ public sealed class CloudInferenceResponder : IAsyncDisposable
         return e.Select(v => v / total).ToArray();
     }
 
-    private async Task<LoadedModel?> LoadAsync(string name, CancellationToken ct)
+    private async Task<LoadedModel> LoadAsync(ModelRecord newest, CancellationToken ct)
     {
-        var newest = (await _store.ListModelsAsync(ct)).Where(m => m.Name == name).MaxBy(m => m.RegisteredAt);
-        if (newest is null) return null;
+        string name = newest.Name;
         byte[] onnx = await _store.GetModelOnnxAsync(newest.Name, newest.Version, ct) ?? throw new HubStoreException($"model {name}@{newest.Version} has no ONNX bytes");
         string path = Path.Combine(_modelDirectory, $"{Sanitize(newest.Name)}@{Sanitize(newest.Version)}-{newest.Sha256[..16]}.onnx");
         // Temp file + rename: hub instances sharing the cache directory never load a half-written file.
@@ -189,7 +188,7 @@ public sealed class CloudInferenceResponder : IAsyncDisposable
             if (!lazy.IsValueCreated) continue;
             try
             {
-                (await lazy.Value)?.Engine.Dispose();
+                (await lazy.Value).Engine.Dispose();
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {

@@ -45,9 +45,9 @@ public sealed class CloudInferenceResponderTests : IAsyncLifetime
         try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
     }
 
-    private async Task RegisterAsync(string name, string version) =>
+    private async Task RegisterAsync(string name, string version, DateTimeOffset? at = null) =>
         await _store.RegisterModelAsync(new ModelRecord(name, version, Model.OnnxBytes.Length, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Model.OnnxBytes)),
-            "[1,64] float32 -> [1,4] float32", "{}"u8.ToArray(), null, "test", DateTimeOffset.UtcNow), Model.OnnxBytes, null);
+            "[1,64] float32 -> [1,4] float32", "{}"u8.ToArray(), null, "test", at ?? DateTimeOffset.UtcNow), Model.OnnxBytes, null);
 
     private static CloudInferenceRequest Request(string deviceId, string model, float[] input) => new()
     {
@@ -99,6 +99,16 @@ public sealed class CloudInferenceResponderTests : IAsyncLifetime
         Assert.Null(row.Error);
         var stored = JsonSerializer.Deserialize(row.RequestJson, PipelineJsonContext.Default.CloudInferenceRequest)!;
         Assert.Equal(input, stored.Input);
+    }
+
+    [Fact]
+    public async Task A_version_registered_later_answers_the_next_request()
+    {
+        var t = DateTimeOffset.UtcNow;
+        await RegisterAsync("vib-mlp", "1.0.0", t);
+        Assert.Equal("vib-mlp@1.0.0", (await AskAsync("press-21", Request("press-21", "vib-mlp", new float[64]))).Model);
+        await RegisterAsync("vib-mlp", "1.1.0", t.AddMinutes(1));
+        Assert.Equal("vib-mlp@1.1.0", (await AskAsync("press-21", Request("press-21", "vib-mlp", new float[64]))).Model);
     }
 
     [Fact]
