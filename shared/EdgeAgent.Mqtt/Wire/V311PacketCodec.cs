@@ -117,21 +117,7 @@ internal sealed class V311PacketCodec : MqttPacketCodec
             throw new ArgumentException("MQTT 3.1.1 does not allow a password without a user name (§3.1.2.9).", nameof(c));
         }
 
-        body.WriteString("MQTT");
-        body.WriteByte(4);
-        int flags = (c.CleanStart ? 0x02 : 0) | (c.Username is not null ? 0x80 : 0) | (c.Password is not null ? 0x40 : 0);
-        if (c.Will is { } will)
-        {
-            if (will.QoS > MqttQualityOfService.ExactlyOnce)
-            {
-                throw new ArgumentException("Will QoS must be 0, 1 or 2.", nameof(c));
-            }
-
-            flags |= 0x04 | ((int)will.QoS << 3) | (will.Retain ? 0x20 : 0);
-        }
-
-        body.WriteByte((byte)flags);
-        body.WriteUInt16(c.KeepAliveSeconds);
+        ConnectHeader.Write(body, c, protocolLevel: 4);
         body.WriteString(c.ClientId);
         if (c.Will is { } w)
         {

@@ -178,21 +178,7 @@ internal sealed class V5PacketCodec : MqttPacketCodec
 
     private void EncodeConnect(ConnectPacket c, MqttBufferWriter body)
     {
-        body.WriteString("MQTT");
-        body.WriteByte(5);
-        int flags = (c.CleanStart ? 0x02 : 0) | (c.Username is not null ? 0x80 : 0) | (c.Password is not null ? 0x40 : 0);
-        if (c.Will is { } will)
-        {
-            if (will.QoS > MqttQualityOfService.ExactlyOnce)
-            {
-                throw new ArgumentException("Will QoS must be 0, 1 or 2.", nameof(c));
-            }
-
-            flags |= 0x04 | ((int)will.QoS << 3) | (will.Retain ? 0x20 : 0);
-        }
-
-        body.WriteByte((byte)flags);
-        body.WriteUInt16(c.KeepAliveSeconds);
+        ConnectHeader.Write(body, c, protocolLevel: 5);
         _props.Begin();
         _props.UInt32(V5PropertyId.SessionExpiryInterval, c.SessionExpiryInterval == 0 ? null : c.SessionExpiryInterval);
         _props.UInt16(V5PropertyId.ReceiveMaximum, c.ReceiveMaximum == 0 ? null : c.ReceiveMaximum);
