@@ -5,7 +5,8 @@ namespace EdgeAgent.Mqtt.Wire;
 /// <summary>
 /// The start of CONNECT's variable header, identical in 3.1.1 and 5.0 but for the protocol level
 /// (MQTT 3.1.1 §3.1.2.1–3.1.2.10, MQTT 5 §3.1.2.1–3.1.2.10): protocol name, level, connect flags,
-/// keep alive. What follows (v5 properties, payload rules) stays in each version's codec.
+/// keep alive; read back with the same checks. What follows (v5 properties, flag rules, payload) stays in
+/// each version's codec.
 /// </summary>
 internal static class ConnectHeader
 {
@@ -26,5 +27,21 @@ internal static class ConnectHeader
 
         body.WriteByte((byte)flags);
         body.WriteUInt16(c.KeepAliveSeconds);
+    }
+
+    /// <summary>Reads and checks the protocol name and level; the connect flags and what follows are the caller's.</summary>
+    public static void ReadProtocol(ref MqttBufferReader reader, byte protocolLevel, string decoder)
+    {
+        string protocol = reader.ReadString();
+        byte level = reader.ReadByte();
+        if (protocol != "MQTT")
+        {
+            throw MqttProtocolException.Malformed($"protocol name '{protocol}' (expected MQTT)");
+        }
+
+        if (level != protocolLevel)
+        {
+            throw new MqttProtocolException(MqttReasonCode.UnsupportedProtocolVersion, $"protocol level {level} sent to the {decoder} decoder");
+        }
     }
 }

@@ -165,17 +165,7 @@ internal sealed class V311PacketCodec : MqttPacketCodec
 
     protected override ConnectPacket DecodeConnect(ref MqttBufferReader reader)
     {
-        string protocol = reader.ReadString();
-        byte level = reader.ReadByte();
-        if (protocol != "MQTT")
-        {
-            throw MqttProtocolException.Malformed($"protocol name '{protocol}' (expected MQTT)");
-        }
-
-        if (level != 4)
-        {
-            throw new MqttProtocolException(MqttReasonCode.UnsupportedProtocolVersion, $"protocol level {level} sent to the MQTT 3.1.1 decoder");
-        }
+        ConnectHeader.ReadProtocol(ref reader, protocolLevel: 4, decoder: "MQTT 3.1.1");
 
         byte flags = reader.ReadByte();
         bool willFlag = (flags & 0x04) != 0;

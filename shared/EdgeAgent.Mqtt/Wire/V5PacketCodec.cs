@@ -232,17 +232,7 @@ internal sealed class V5PacketCodec : MqttPacketCodec
 
     protected override ConnectPacket DecodeConnect(ref MqttBufferReader reader)
     {
-        string protocol = reader.ReadString();
-        byte level = reader.ReadByte();
-        if (protocol != "MQTT")
-        {
-            throw MqttProtocolException.Malformed($"protocol name '{protocol}' (expected MQTT)");
-        }
-
-        if (level != 5)
-        {
-            throw new MqttProtocolException(MqttReasonCode.UnsupportedProtocolVersion, $"protocol level {level} sent to the MQTT 5 decoder");
-        }
+        ConnectHeader.ReadProtocol(ref reader, protocolLevel: 5, decoder: "MQTT 5");
 
         byte flags = reader.ReadByte();
         if ((flags & 1) != 0)
