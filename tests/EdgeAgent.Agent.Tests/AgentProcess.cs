@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using EdgeAgent.TestSupport.Mosquitto;
 
 namespace EdgeAgent.Agent.Tests;
 
@@ -10,29 +10,12 @@ internal static class AgentProcess
     /// <summary>The agent built next to this test assembly (the test project references the agent).</summary>
     public static string BuiltAgent => Path.Combine(AppContext.BaseDirectory, "edgeagent");
 
+    /// <summary>Runs <paramref name="executable"/> to completion; killed and a <see cref="TimeoutException"/> after 3 minutes
+    /// (a trimmed publish on a loaded machine takes most of that).</summary>
     public static async Task<Result> RunAsync(string executable, params string[] args)
     {
-        var psi = new ProcessStartInfo(executable)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (string a in args) psi.ArgumentList.Add(a);
-        using var process = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {executable}");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(3));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{executable} {string.Join(' ', args)} did not finish in 3 minutes");
-        }
-        return new Result(process.ExitCode, await stdout, await stderr);
+        var r = await ChildProcess.RunAsync(executable, args, timeout: TimeSpan.FromMinutes(3));
+        return new Result(r.ExitCode, r.StandardOutput, r.StandardError);
     }
 
     public static Task<Result> RunAgentAsync(params string[] args) => RunAsync(BuiltAgent, args);

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using EdgeAgent.Onnx;
+using EdgeAgent.OnnxFormat;
 using EdgeAgent.OnnxFormat.Generators;
 using EdgeAgent.Sensors.Sampling;
 using EdgeAgent.Sensors.Synthetic;
@@ -90,7 +91,7 @@ internal static class DemoCommand
             var ort = lease.Output<float>(0);
             float[] expected = model.Reference.Run(input);
             for (int j = 0; j < expected.Length; j++) maxDiff = Math.Max(maxDiff, MathF.Abs(ort[j] - expected[j]));
-            if (ArgMax(ort) == ArgMax(expected)) agree++;
+            if (QuantMath.ArgMax(ort) == QuantMath.ArgMax(expected)) agree++;
         }
         return (maxDiff, (double)agree / samples);
     }
@@ -125,7 +126,7 @@ internal static class DemoCommand
             double us = Stopwatch.GetElapsedTime(t0).TotalMicroseconds;
             latencies.Add(us);
             var p = lease.Output<float>(0);
-            int best = ArgMax(p);
+            int best = QuantMath.ArgMax(p);
             string truth = Label(source.Generator.CurrentActivity);
             bool ok = truth == model.Labels[best];
             if (ok) correct++;
@@ -155,13 +156,6 @@ internal static class DemoCommand
     };
 
     private static double Pct(List<double> sorted, double p) => sorted.Count == 0 ? 0 : sorted[(int)(p * (sorted.Count - 1))];
-
-    private static int ArgMax(ReadOnlySpan<float> values)
-    {
-        int best = 0;
-        for (int i = 1; i < values.Length; i++) if (values[i] > values[best]) best = i;
-        return best;
-    }
 
     private static string ProcessMemoryText() =>
         $"{Diagnostics.ProcessMemory.ResidentBytes() / 1048576.0:F1} MiB (peak {Diagnostics.ProcessMemory.PeakResidentBytes() / 1048576.0:F1} MiB)";

@@ -16,9 +16,6 @@ namespace EdgeAgent.Agent.Cli;
 /// </summary>
 internal static class DoctorCommand
 {
-    /// <summary>Where the service keeps its outbox under the state directory.</summary>
-    public const string OutboxFileName = Service.AgentService.OutboxFileName;
-
     public static Command Create()
     {
         var config = ConfigCommand.ConfigOption();
@@ -29,11 +26,9 @@ internal static class DoctorCommand
         {
             var loaded = AgentConfiguration.Load(ConfigCommand.Sources(parse.GetValue(config), parse.GetValue(set)!), SensorsSection.Validate);
             (string, Func<CancellationToken, Task<string>>)? sqlite = null;
-            if (loaded.Options is { } options && File.Exists(Path.Combine(options.StateDirectory, OutboxFileName)))
-            {
-                string db = Path.Combine(options.StateDirectory, OutboxFileName);
+            string? db = loaded.Options is { } options ? Path.Combine(options.StateDirectory, Service.AgentService.OutboxFileName) : null;
+            if (db is not null && File.Exists(db))
                 sqlite = (db, token => IntegrityCheckAsync(db, token));
-            }
             var checks = StandardDoctorChecks.Create(loaded.Options, loaded.Problems, () => OnnxRuntime.EnsureLoaded().Version, sqlite, TimeProvider.System);
             var results = await DoctorRunner.RunAsync(checks, TimeSpan.FromSeconds(10), ct);
             if (parse.GetValue(json))
