@@ -90,7 +90,8 @@ internal static class AgentControlCommands
         w.WriteEndObject();
     });
 
-    private static JsonElement Build(Action<Utf8JsonWriter> body)
+    /// <summary>A control reply written with <see cref="Utf8JsonWriter"/> (no reflection JSON: the agent is AOT).</summary>
+    internal static JsonElement Build(Action<Utf8JsonWriter> body)
     {
         using var stream = new MemoryStream();
         using (var w = new Utf8JsonWriter(stream)) body(w);

@@ -203,46 +203,41 @@ internal sealed class AgentService(AgentOptions options, ServiceStatus status, L
         }
     }
 
-    private JsonElement StatusJson()
+    private JsonElement StatusJson() => AgentControlCommands.Build(w =>
     {
-        using var stream = new MemoryStream();
-        using (var w = new Utf8JsonWriter(stream))
+        w.WriteStartObject();
+        w.WriteString("deviceId", options.DeviceId);
+        w.WriteString("status", status.Current);
+        if (_model is { } m)
         {
-            w.WriteStartObject();
-            w.WriteString("deviceId", options.DeviceId);
-            w.WriteString("status", status.Current);
-            if (_model is { } m)
-            {
-                w.WriteStartObject("model");
-                w.WriteString("name", m.Manifest.Name);
-                w.WriteString("version", m.Manifest.Version);
-                w.WriteString("slot", m.Slot);
-                w.WriteBoolean("committed", m.Committed);
-                w.WriteEndObject();
-            }
-            else w.WriteNull("model");
-            if (_pipeline is { } p)
-            {
-                w.WriteStartObject("inference");
-                w.WriteNumber("windows", p.Counters.Windows);
-                w.WriteNumber("local", p.Counters.Local);
-                w.WriteNumber("cloud", p.Counters.Cloud);
-                w.WriteNumber("fallback", p.Counters.Fallback);
-                w.WriteNumber("telemetryCommitted", p.Counters.TelemetryCommitted);
-                w.WriteNumber("badSamples", p.SensorStats.BadTotal);
-                w.WriteEndObject();
-            }
-            w.WriteString("mqtt", _mqtt is null ? "not configured" : _mqtt.State.ToString());
-            if (_mqtt is not null) w.WriteString("mqttBroker", $"{options.Mqtt.Host}:{options.Mqtt.Port}");
-            if (_outbox is { } o)
-            {
-                w.WriteNumber("outboxDiskBytes", o.DiskBytes);
-                // Depth counts rows (one indexed scan): cheap enough for an operator's status call.
-                w.WriteNumber("outboxDepth", o.GetStatistics().PendingEvents.Values.Sum());
-            }
-            _errors.WriteTo(w, "lastErrors");
+            w.WriteStartObject("model");
+            w.WriteString("name", m.Manifest.Name);
+            w.WriteString("version", m.Manifest.Version);
+            w.WriteString("slot", m.Slot);
+            w.WriteBoolean("committed", m.Committed);
             w.WriteEndObject();
         }
-        return JsonDocument.Parse(stream.ToArray()).RootElement.Clone();
-    }
+        else w.WriteNull("model");
+        if (_pipeline is { } p)
+        {
+            w.WriteStartObject("inference");
+            w.WriteNumber("windows", p.Counters.Windows);
+            w.WriteNumber("local", p.Counters.Local);
+            w.WriteNumber("cloud", p.Counters.Cloud);
+            w.WriteNumber("fallback", p.Counters.Fallback);
+            w.WriteNumber("telemetryCommitted", p.Counters.TelemetryCommitted);
+            w.WriteNumber("badSamples", p.SensorStats.BadTotal);
+            w.WriteEndObject();
+        }
+        w.WriteString("mqtt", _mqtt is null ? "not configured" : _mqtt.State.ToString());
+        if (_mqtt is not null) w.WriteString("mqttBroker", $"{options.Mqtt.Host}:{options.Mqtt.Port}");
+        if (_outbox is { } o)
+        {
+            w.WriteNumber("outboxDiskBytes", o.DiskBytes);
+            // Depth counts rows (one indexed scan): cheap enough for an operator's status call.
+            w.WriteNumber("outboxDepth", o.GetStatistics().PendingEvents.Values.Sum());
+        }
+        _errors.WriteTo(w, "lastErrors");
+        w.WriteEndObject();
+    });
 }
