@@ -13,6 +13,8 @@ public enum BundleFailure
     Manifest,
     /// <summary>model.onnx does not match the length/SHA-256 in the manifest.</summary>
     ModelHash,
+    /// <summary>A device assignment (<c>assignments/&lt;id&gt;.json</c>) is invalid or for another device.</summary>
+    Assignment,
     /// <summary>Bad builder input.</summary>
     Input,
 }
