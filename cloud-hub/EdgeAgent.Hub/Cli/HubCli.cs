@@ -9,8 +9,15 @@ namespace EdgeAgent.Hub.Cli;
 /// The <c>edgehub</c> command line: <c>serve</c> runs the hub; <c>migrate</c> and <c>tokens create|list</c>
 /// administer its store directly. Operator errors are one line on stderr and exit code 1.
 /// </summary>
-public static class HubCli
+public static partial class HubCli
 {
+    // Feature hooks (implemented in partial files of Cli/ by each feature): extra root commands, extra
+    // 'serve' options and their binding into HubOptions.
+    static partial void AddReleaseCommands(RootCommand root);
+    static partial void AddRolloutCommands(RootCommand root);
+    static partial void AddReleaseServeOptions(Command serve);
+    static partial void BindReleaseServeOptions(ParseResult parse, Command serve, ref HubOptions options);
+
     public const int Ok = 0;
     public const int Failed = 1;
 
@@ -33,6 +40,8 @@ public static class HubCli
         root.Subcommands.Add(tokens);
         root.Subcommands.Add(DeviceCommands.Devices());
         root.Subcommands.Add(DeviceCommands.Broker());
+        AddReleaseCommands(root);
+        AddRolloutCommands(root);
         return root;
     }
 
@@ -48,6 +57,7 @@ public static class HubCli
         var cloud = new Option<bool>("--cloud-inference") { Description = "answer the agents' cloud tier on edgeagent/v1/+/infer/req (needs --mqtt)", DefaultValueFactory = _ => true };
         var modelCache = new Option<string>("--model-cache") { Description = "directory for model files loaded by the cloud tier", DefaultValueFactory = _ => Path.Combine(Path.GetTempPath(), "edgehub-models") };
         var cmd = new Command("serve", "Run the hub: admin API, MQTT ingestion, retention, cloud inference") { store, urls, mqtt, clientId, group, retention, maxModel, cloud, modelCache };
+        AddReleaseServeOptions(cmd);
         SetAction(cmd, async (p, ct) =>
         {
             string? host = null;
@@ -65,6 +75,7 @@ public static class HubCli
                 RetentionDays = p.GetValue(retention), MaxModelBytes = p.GetValue(maxModel),
                 CloudInference = p.GetValue(cloud), ModelCacheDirectory = p.GetValue(modelCache)!,
             };
+            BindReleaseServeOptions(p, cmd, ref options);
             await using var app = await HubHost.BuildAsync(options, ct: ct);
             await app.RunAsync(ct);
             return Ok;

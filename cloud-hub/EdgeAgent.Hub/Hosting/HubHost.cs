@@ -14,8 +14,17 @@ using Microsoft.Extensions.Logging;
 namespace EdgeAgent.Hub.Hosting;
 
 /// <summary>Builds the hub web application: store (migrated), MQTT consumer, retention loop, API.</summary>
-public static class HubHost
+public static partial class HubHost
 {
+    // Feature hooks: each feature (Releases/, Rollouts/, Dashboard/) implements its pair in a partial file
+    // of its own folder, so features add services and endpoints without editing this file.
+    static partial void AddReleases(WebApplicationBuilder builder, HubOptions options, IHubStore store, TimeProvider time);
+    static partial void MapReleases(WebApplication app);
+    static partial void AddRollouts(WebApplicationBuilder builder, HubOptions options, IHubStore store, TimeProvider time);
+    static partial void MapRollouts(WebApplication app);
+    static partial void AddDashboard(WebApplicationBuilder builder, HubOptions options, IHubStore store, TimeProvider time);
+    static partial void MapDashboard(WebApplication app);
+
     /// <summary>
     /// Opens and migrates the store and builds the app (not started). The caller owns the returned app
     /// (dispose it); the store is disposed with the app's services.
@@ -55,6 +64,9 @@ public static class HubHost
         builder.Services.AddSingleton(sp => new ModelRegistration(store, time, options.MaxModelBytes));
         builder.Services.AddSingleton<FleetDriftReport>();
         builder.Services.ConfigureHttpJsonOptions(j => j.SerializerOptions.TypeInfoResolverChain.Insert(0, HubJsonContext.Default));
+        AddReleases(builder, options, store, time);
+        AddRollouts(builder, options, store, time);
+        AddDashboard(builder, options, store, time);
 
         var app = builder.Build();
         app.UseHubApiAuthentication(store, time);
@@ -63,6 +75,9 @@ public static class HubHost
         app.MapGet("/openapi/v1.json", (EndpointDataSource endpoints) =>
             Results.Text(OpenApiDocument.Build(endpoints).ToJsonString(), "application/json"));
         app.MapAdminApi(store, time, app.Services.GetRequiredService<ModelRegistration>(), app.Services.GetRequiredService<FleetDriftReport>());
+        MapReleases(app);
+        MapRollouts(app);
+        MapDashboard(app);
         return app;
     }
 }

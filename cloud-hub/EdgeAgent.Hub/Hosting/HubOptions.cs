@@ -1,7 +1,7 @@
 namespace EdgeAgent.Hub.Hosting;
 
 /// <summary>What <c>edgehub serve</c> runs with. Immutable; validated by <see cref="Validate"/>.</summary>
-public sealed record HubOptions
+public sealed partial record HubOptions
 {
     /// <summary><c>sqlite:PATH</c> or <c>postgres:CONNECTION-STRING</c>.</summary>
     public required string Store { get; init; }
@@ -45,6 +45,14 @@ public sealed record HubOptions
         if (MaxModelBytes < 1) problems.Add("--max-model-bytes must be positive");
         if (string.IsNullOrWhiteSpace(ShareGroup) || ShareGroup.IndexOfAny(['/', '+', '#']) >= 0)
             problems.Add($"--share-group '{ShareGroup}' must be one MQTT topic level without wildcards");
+        ValidateReleases(problems);
+        ValidateRollouts(problems);
+        ValidateDashboard(problems);
         return problems;
     }
+
+    // Feature hooks: each feature (Releases/, Rollouts/, Dashboard/) implements its own in a partial file.
+    partial void ValidateReleases(List<string> problems);
+    partial void ValidateRollouts(List<string> problems);
+    partial void ValidateDashboard(List<string> problems);
 }

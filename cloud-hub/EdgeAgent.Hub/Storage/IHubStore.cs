@@ -10,7 +10,7 @@ namespace EdgeAgent.Hub.Storage;
 /// Telemetry identity is (deviceId, bootId, seq) as a primary key, so exactly-once holds across hub
 /// restarts and across hub instances consuming one shared subscription.
 /// </remarks>
-public interface IHubStore : IAsyncDisposable
+public partial interface IHubStore : IAsyncDisposable
 {
     /// <summary><c>sqlite</c> or <c>postgres</c>.</summary>
     string Kind { get; }

@@ -8,11 +8,25 @@ public sealed record SchemaMigration(int Version, string Name, IReadOnlyList<str
 /// records which versions it has, by number). Times are Unix milliseconds (BIGINT) in both dialects so
 /// the stores share their SQL; identity of telemetry is the primary key (device_id, boot_id, seq).
 /// </summary>
-public static class SchemaMigrations
+public static partial class SchemaMigrations
 {
+    /// <summary>
+    /// All migrations of <paramref name="dialect"/>: the core tables (1–19), then each feature's own
+    /// list from its partial file, in fixed version ranges so features never collide: releases and
+    /// trust 20–29, rollouts 30–39, dashboard 40–49.
+    /// </summary>
     public static IReadOnlyList<SchemaMigration> For(string dialect)
     {
         bool pg = dialect == "postgres";
+        return [.. Core(pg), .. Releases(pg), .. Rollouts(pg), .. Dashboard(pg)];
+    }
+
+    private static partial IReadOnlyList<SchemaMigration> Releases(bool pg);
+    private static partial IReadOnlyList<SchemaMigration> Rollouts(bool pg);
+    private static partial IReadOnlyList<SchemaMigration> Dashboard(bool pg);
+
+    private static IReadOnlyList<SchemaMigration> Core(bool pg)
+    {
         string blob = pg ? "BYTEA" : "BLOB";
         string id = pg ? "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY" : "INTEGER PRIMARY KEY AUTOINCREMENT";
         var appendOnly = pg

@@ -10,7 +10,7 @@ namespace EdgeAgent.Hub.Storage;
 /// PostgreSQL both have <c>INSERT … ON CONFLICT</c>), only connections, schema types and the migration
 /// lock differ. Thread-safe: each call uses its own pooled connection.
 /// </summary>
-public abstract class SqlHubStore : IHubStore
+public abstract partial class SqlHubStore : IHubStore
 {
     public abstract string Kind { get; }
 
