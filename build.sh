@@ -26,7 +26,7 @@ say() { printf '%s\n' "$*" >&2; }
 die() { say "build.sh: $*"; exit 1; }
 
 # --- prerequisites -----------------------------------------------------------------------------
-APT_PACKAGES=(mosquitto mosquitto-clients libonnx-testdata sqlite3 gcc libc6-dev systemd postgresql)
+APT_PACKAGES=(mosquitto mosquitto-clients libonnx-testdata sqlite3 gcc libc6-dev systemd postgresql chromium faketime)
 apt_updated=0
 ensure_apt() {
   local missing=() p
