@@ -149,7 +149,11 @@ public static class AdminApi
                     return Error(StatusCodes.Status400BadRequest, $"missing part '{(modelPart is null ? "model" : "manifest")}': send 'model' (the .onnx file) and 'manifest' (JSON)");
                 try
                 {
-                    var record = (await models.RegisterAsync(await ReadAllAsync(modelPart, ct), manifest, http.Actor(), ct)).Record;
+                    var referencePart = form.Files["reference"];
+                    var referenceFeatures = form.TryGetValue("referenceFeatures", out var names)
+                        ? names.ToString().Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries) : null;
+                    var record = (await models.RegisterAsync(await ReadAllAsync(modelPart, ct), manifest, http.Actor(), ct,
+                        referencePart is null ? null : await ReadAllAsync(referencePart, ct), referenceFeatures)).Record;
                     http.AuditTarget($"{record.Name}@{record.Version}", $"sha256 {record.Sha256}");
                     return Results.Json(ModelView.From(record), ctx.ModelView, statusCode: StatusCodes.Status201Created);
                 }
@@ -164,7 +168,7 @@ public static class AdminApi
                     return Error(StatusCodes.Status409Conflict, e.Message);
                 }
             })
-            .Role(HubRole.Operator, "Register a model version: multipart 'model' (.onnx) + 'manifest' (the bundle manifest JSON without 'model'); checked, then the bundle is built")
+            .Role(HubRole.Operator, "Register a model version: multipart 'model' (.onnx) + 'manifest' (the bundle manifest JSON without 'model') + optional 'reference' (training data, CSV with a header of feature names or 2-D float32 .npy with 'referenceFeatures'=a,b,c) from which the drift reference profile is computed; checked, then the bundle is built")
             .DisableAntiforgery();
 
         // ---- tokens and audit ----

@@ -26,12 +26,18 @@ public sealed record RegisteredModel(ModelRecord Record, byte[] Bundle);
 /// </summary>
 public sealed class ModelRegistration(IHubStore store, TimeProvider time, long maxModelBytes)
 {
-    public async Task<RegisteredModel> RegisterAsync(byte[] onnx, byte[] manifestJson, string registeredBy, CancellationToken ct)
+    /// <param name="referenceData">Optional training data (CSV or .npy, see <see cref="ReferenceData"/>): its
+    /// profile replaces the manifest's <c>driftProfile</c>, so it travels to devices in the bundle.</param>
+    /// <param name="referenceFeatures">Feature names of a .npy <paramref name="referenceData"/> (CSV names its columns).</param>
+    public async Task<RegisteredModel> RegisterAsync(byte[] onnx, byte[] manifestJson, string registeredBy, CancellationToken ct,
+        byte[]? referenceData = null, IReadOnlyList<string>? referenceFeatures = null)
     {
         if (onnx.Length == 0) throw new ModelRejectedException("model.onnx is empty");
         if (onnx.Length > maxModelBytes)
             throw new ModelRejectedException($"model.onnx is {onnx.Length} bytes, over the hub's limit of {maxModelBytes} bytes (edgehub serve --max-model-bytes)");
         var manifest = ParseManifest(manifestJson);
+        if (referenceData is not null)
+            manifest.DriftProfile = ReferenceProfileJson.ToDocument(ReferenceData.Build(referenceData, referenceFeatures));
         byte[] bundle;
         try
         {
