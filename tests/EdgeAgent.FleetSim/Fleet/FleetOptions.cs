@@ -1,0 +1,51 @@
+namespace EdgeAgent.FleetSim.Fleet;
+
+/// <summary>Which hub the fleet talks to.</summary>
+public enum HubStoreKind
+{
+    Sqlite,
+    Postgres,
+}
+
+/// <summary>One fleet run (the coordinator's command line).</summary>
+public sealed record FleetOptions
+{
+    public required int Devices { get; init; }
+    /// <summary>Synthetic accelerometer rate per device (the model's windows are 128 samples, hop 64).</summary>
+    public double SampleRateHz { get; init; } = 50;
+    /// <summary>Steady-state measurement window, after every device is connected and serving.</summary>
+    public TimeSpan Duration { get; init; } = TimeSpan.FromSeconds(60);
+    /// <summary>Store of the hub(s) this run starts.</summary>
+    public HubStoreKind Store { get; init; } = HubStoreKind.Sqlite;
+    /// <summary>Hub processes sharing one shared subscription (2+ needs PostgreSQL).</summary>
+    public int HubInstances { get; init; } = 1;
+    /// <summary>Worker processes (0 = one per 500 devices).</summary>
+    public int Workers { get; init; }
+    public TimeSpan DriftSnapshotInterval { get; init; } = TimeSpan.FromSeconds(30);
+    public bool EnginePerDevice { get; init; }
+    public int ConnectParallelism { get; init; } = 32;
+    /// <summary>A bundle to release and roll out to every device after the telemetry window (null: telemetry only).</summary>
+    public string? RolloutBundle { get; init; }
+    /// <summary>Where device state, logs and the worker reports go (deleted afterwards unless <see cref="KeepState"/>).</summary>
+    public string? StateRoot { get; init; }
+    public bool KeepState { get; init; }
+    /// <summary>How long to wait for the hub to store everything after the devices drained.</summary>
+    public TimeSpan IngestTimeout { get; init; } = TimeSpan.FromMinutes(3);
+
+    public int EffectiveWorkers => Workers > 0 ? Workers : Math.Max(1, (Devices + 499) / 500);
+
+    public IReadOnlyList<string> Validate()
+    {
+        var problems = new List<string>();
+        if (Devices < 1) problems.Add($"--devices {Devices}: at least one device");
+        if (SampleRateHz is <= 0 or > 1000) problems.Add($"--rate {SampleRateHz}: between 0 and 1000 Hz");
+        if (Duration <= TimeSpan.Zero) problems.Add("--duration: must be positive");
+        if (HubInstances < 1) problems.Add($"--hub-instances {HubInstances}: at least one");
+        if (HubInstances > 1 && Store != HubStoreKind.Postgres)
+            problems.Add($"--hub-instances {HubInstances} needs --start-hub postgres: SQLite is one writer on one machine, so instances cannot share it");
+        if (Workers < 0) problems.Add($"--workers {Workers}: 0 (automatic) or more");
+        if (Workers > Devices) problems.Add($"--workers {Workers}: more workers than devices");
+        if (RolloutBundle is { } b && !File.Exists(b)) problems.Add($"--rollout {b}: file not found");
+        return problems;
+    }
+}

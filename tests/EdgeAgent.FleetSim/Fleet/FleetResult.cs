@@ -1,0 +1,43 @@
+using System.Text.Json.Serialization;
+using EdgeAgent.FleetSim.Devices;
+using EdgeAgent.FleetSim.Measurement;
+
+namespace EdgeAgent.FleetSim.Fleet;
+
+/// <summary>Everything one run measured (written with <c>--out</c>; the per-device detail stays in memory).</summary>
+public sealed record FleetResult
+{
+    public int Devices { get; init; }
+    public int Workers { get; init; }
+    public int HubInstances { get; init; }
+    public string Store { get; init; } = "";
+    public double SampleRateHz { get; init; }
+    public bool EnginePerDevice { get; init; }
+    public double WindowSeconds { get; init; }
+    /// <summary>From starting the workers until every device was connected and serving.</summary>
+    public double StartupSeconds { get; init; }
+    public long BrokerConnectionsPeak { get; init; }
+    public long BrokerConnectionsAtEnd { get; init; }
+    /// <summary>Broker, hub instances and workers over the steady-state window.</summary>
+    public IReadOnlyList<ProcessUsage> Processes { get; init; } = [];
+    /// <summary>Rows the hub stored per second during the window.</summary>
+    public double HubIngestPerSecond { get; init; }
+    public required IngestSummary Ingest { get; init; }
+    public long GapsRecorded { get; init; }
+    public long RejectedMessages { get; init; }
+    /// <summary>After the devices drained: how long until the hub had stored every committed event.</summary>
+    public double CatchUpSeconds { get; init; }
+    public bool AllDrained { get; init; }
+    /// <summary>Telemetry/drift messages the broker delivered to each hub instance (2+ instances only).</summary>
+    public IReadOnlyDictionary<string, long>? DeliveriesByHub { get; init; }
+    public double LoadAverageBefore { get; init; }
+    public double LoadAverageDuring { get; init; }
+    public double TotalSeconds { get; init; }
+
+    [JsonIgnore]
+    public IReadOnlyList<DeviceReport> DeviceReports { get; init; } = [];
+}
+
+[JsonSourceGenerationOptions(WriteIndented = true, PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase)]
+[JsonSerializable(typeof(FleetResult))]
+internal sealed partial class FleetJsonContext : JsonSerializerContext;

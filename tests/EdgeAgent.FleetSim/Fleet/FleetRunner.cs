@@ -1,0 +1,155 @@
+using System.Diagnostics;
+using EdgeAgent.FleetSim.Devices;
+using EdgeAgent.FleetSim.Infrastructure;
+using EdgeAgent.FleetSim.Measurement;
+using EdgeAgent.Hub.Tests.Fixtures;
+
+namespace EdgeAgent.FleetSim.Fleet;
+
+/// <summary>
+/// The coordinator: starts Mosquitto, the store (SQLite file or a PostgreSQL server), one or more
+/// <c>edgehub serve</c> processes, and the worker processes holding the devices; measures the steady-state
+/// window; stops the devices, waits until the hub stored everything they committed, and compares.
+/// </summary>
+/// <remarks>Everything it starts is stopped and (unless <see cref="FleetOptions.KeepState"/>) deleted on the way out,
+/// also when the run fails. One run per instance; not thread-safe.</remarks>
+public sealed class FleetRunner(FleetOptions options, TextWriter progress)
+{
+    public const string DevicePrefix = "fleet-";
+
+    public async Task<FleetResult> RunAsync(CancellationToken ct)
+    {
+        var problems = options.Validate();
+        if (problems.Count > 0) throw new FleetConfigurationException(problems);
+        string root = options.StateRoot ?? Path.Combine(Path.GetTempPath(), "edgeagent-fleet-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(root);
+        double loadBefore = ProcessSampler.LoadAverage();
+        var total = Stopwatch.StartNew();
+
+        await using var broker = await FleetBroker.StartAsync(countDeliveries: options.HubInstances > 1).ConfigureAwait(false);
+        PostgresServer? postgres = null;
+        var hubs = new List<HubInstance>();
+        var workers = new List<WorkerProcess>();
+        try
+        {
+            string store;
+            if (options.Store == HubStoreKind.Postgres)
+            {
+                // Durable (fsync on), as a production hub database would be.
+                postgres = await PostgresServer.StartAsync(durable: true).ConfigureAwait(false);
+                store = "postgres:" + await postgres.CreateDatabaseAsync("edgehub").ConfigureAwait(false);
+            }
+            else
+            {
+                store = "sqlite:" + Path.Combine(root, "hub.db");
+            }
+            // One instance first: it applies the schema migrations; the others then start on a migrated store.
+            for (int i = 1; i <= options.HubInstances; i++)
+                hubs.Add(await HubInstance.StartAsync(i, store, broker.Host, broker.Port, root, [], ct).ConfigureAwait(false));
+            progress.WriteLine($"broker :{broker.Port}, {hubs.Count} hub(s) on {options.Store}, starting {options.Devices} devices in {options.EffectiveWorkers} worker(s)");
+
+            int per = (options.Devices + options.EffectiveWorkers - 1) / options.EffectiveWorkers;
+            for (int first = 0; first < options.Devices; first += per)
+            {
+                var s = new WorkerSettings
+                {
+                    First = first,
+                    Count = Math.Min(per, options.Devices - first),
+                    BrokerHost = broker.Host,
+                    BrokerPort = broker.Port,
+                    StateRoot = Path.Combine(root, "devices"),
+                    ReportPath = Path.Combine(root, $"worker-{first}.json"),
+                    SampleRateHz = options.SampleRateHz,
+                    DriftSnapshotInterval = options.DriftSnapshotInterval,
+                    EnginePerDevice = options.EnginePerDevice,
+                    ConnectParallelism = options.ConnectParallelism,
+                };
+                workers.Add(WorkerProcess.Start(s, root));
+            }
+            var startup = Stopwatch.StartNew();
+            await Task.WhenAll(workers.Select(w => w.ExpectAsync("READY", TimeSpan.FromMinutes(5), ct))).ConfigureAwait(false);
+            double startupSeconds = startup.Elapsed.TotalSeconds;
+            progress.WriteLine($"all {options.Devices} devices connected and serving after {startupSeconds:F1} s; broker reports {broker.Connected} clients");
+
+            var pids = new Dictionary<string, int> { ["broker"] = broker.ProcessId };
+            foreach (var h in hubs) pids[h.ClientId] = h.ProcessId;
+            foreach (var w in workers) pids[$"worker-{w.First}"] = w.ProcessId;
+            await using var sampler = new ProcessSampler(pids, TimeSpan.FromSeconds(1));
+            var reader = new HubStoreReader(store, DevicePrefix);
+
+            sampler.MarkWindowStart();
+            long windowStart = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            long storedAtStart = await reader.CountEventsAsync(ct).ConfigureAwait(false);
+            await Task.Delay(options.Duration, ct).ConfigureAwait(false);
+            long windowEnd = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
+            long storedAtEnd = await reader.CountEventsAsync(ct).ConfigureAwait(false);
+            long connectedAtEnd = broker.Connected;
+            sampler.MarkWindowEnd();
+            double loadDuring = ProcessSampler.LoadAverage();
+            progress.WriteLine($"window of {options.Duration.TotalSeconds:F0} s over; stopping sensors and draining");
+
+            foreach (var w in workers) await w.SendAsync("stop").ConfigureAwait(false);
+            await Task.WhenAll(workers.Select(w => w.ExpectAsync("DONE", TimeSpan.FromMinutes(4), ct))).ConfigureAwait(false);
+            var reports = new List<WorkerReport>();
+            foreach (var w in workers) reports.Add(await w.ReadReportAsync().ConfigureAwait(false));
+            var devices = reports.SelectMany(r => r.Devices).ToList();
+            long committed = devices.Sum(d => d.Commits.Sum(c => c.Last - c.First + 1));
+
+            // The hub may still be working through the broker's queue for it.
+            var wait = Stopwatch.StartNew();
+            long stored;
+            while ((stored = await reader.CountEventsAsync(ct).ConfigureAwait(false)) < committed && wait.Elapsed < options.IngestTimeout)
+                await Task.Delay(250, ct).ConfigureAwait(false);
+            double catchUpSeconds = wait.Elapsed.TotalSeconds;
+            var rows = await reader.ReadEventsAsync(ct).ConfigureAwait(false);
+            var ingest = IngestSummary.Compute(devices, rows, windowStart, windowEnd, TimeSpan.FromSeconds(10));
+            var split = options.HubInstances > 1
+                ? broker.DeliveriesByClient(c => c.StartsWith("edgehub-", StringComparison.Ordinal))
+                : null;
+            var result = new FleetResult
+            {
+                Devices = options.Devices,
+                Workers = workers.Count,
+                HubInstances = hubs.Count,
+                Store = options.Store.ToString().ToLowerInvariant(),
+                SampleRateHz = options.SampleRateHz,
+                EnginePerDevice = options.EnginePerDevice,
+                WindowSeconds = options.Duration.TotalSeconds,
+                StartupSeconds = Math.Round(startupSeconds, 1),
+                BrokerConnectionsPeak = broker.ConnectedPeak,
+                BrokerConnectionsAtEnd = connectedAtEnd,
+                Processes = sampler.Results(),
+                HubIngestPerSecond = Math.Round((storedAtEnd - storedAtStart) / ((windowEnd - windowStart) / 1000.0), 1),
+                Ingest = ingest,
+                GapsRecorded = await reader.CountGapsAsync(ct).ConfigureAwait(false),
+                RejectedMessages = await reader.CountRejectedAsync(ct).ConfigureAwait(false),
+                CatchUpSeconds = Math.Round(catchUpSeconds, 1),
+                AllDrained = reports.All(r => r.Drained),
+                DeliveriesByHub = split,
+                LoadAverageBefore = loadBefore,
+                LoadAverageDuring = loadDuring,
+                TotalSeconds = Math.Round(total.Elapsed.TotalSeconds, 1),
+                DeviceReports = devices,
+            };
+            return result;
+        }
+        finally
+        {
+            foreach (var w in workers) await w.DisposeAsync().ConfigureAwait(false);
+            foreach (var h in hubs) await h.DisposeAsync().ConfigureAwait(false);
+            if (postgres is not null) await postgres.DisposeAsync().ConfigureAwait(false);
+            if (!options.KeepState && options.StateRoot is null)
+            {
+                try { Directory.Delete(root, recursive: true); }
+                catch (IOException) { }
+            }
+        }
+    }
+}
+
+/// <summary>The fleet options are unusable; one line per problem.</summary>
+public sealed class FleetConfigurationException(IReadOnlyList<string> problems)
+    : Exception("fleet simulation options are invalid:\n  " + string.Join("\n  ", problems))
+{
+    public IReadOnlyList<string> Problems { get; } = problems;
+}

@@ -1,0 +1,63 @@
+using System.Data.Common;
+using Microsoft.Data.Sqlite;
+using Npgsql;
+
+namespace EdgeAgent.FleetSim.Measurement;
+
+/// <summary>One telemetry row as the hub stored it (received_at = when the hub wrote it, Unix ms).</summary>
+public readonly record struct StoredRow(string DeviceId, string BootId, long Seq, long ReceivedAtMs);
+
+/// <summary>
+/// Reads the hub's store directly (the same <c>--store</c> text the hub got): the ground truth of what arrived.
+/// Read-only; safe to use while the hub writes (SQLite WAL readers do not block the writer).
+/// </summary>
+public sealed class HubStoreReader(string store, string devicePrefix)
+{
+    private DbConnection Open()
+    {
+        if (store.StartsWith("sqlite:", StringComparison.Ordinal))
+            return new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = store["sqlite:".Length..], Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString());
+        if (store.StartsWith("postgres:", StringComparison.Ordinal))
+            return new NpgsqlConnection(store["postgres:".Length..]);
+        throw new ArgumentException($"--store '{store}' is neither sqlite:PATH nor postgres:CONNECTION-STRING", nameof(store));
+    }
+
+    private async Task<long> ScalarAsync(string sql, CancellationToken ct)
+    {
+        await using var c = Open();
+        await c.OpenAsync(ct).ConfigureAwait(false);
+        await using var cmd = c.CreateCommand();
+        cmd.CommandText = sql;
+        var p = cmd.CreateParameter();
+        p.ParameterName = "prefix";
+        p.Value = devicePrefix + "%";
+        cmd.Parameters.Add(p);
+        return Convert.ToInt64(await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false) ?? 0L, System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    public Task<long> CountEventsAsync(CancellationToken ct) =>
+        ScalarAsync("SELECT count(*) FROM telemetry_events WHERE device_id LIKE @prefix", ct);
+
+    public Task<long> CountGapsAsync(CancellationToken ct) =>
+        ScalarAsync("SELECT count(*) FROM telemetry_gaps WHERE device_id LIKE @prefix", ct);
+
+    public Task<long> CountRejectedAsync(CancellationToken ct) =>
+        ScalarAsync("SELECT count(*) FROM rejected_messages WHERE topic LIKE 'edgeagent/v1/' || @prefix", ct);
+
+    public async Task<List<StoredRow>> ReadEventsAsync(CancellationToken ct)
+    {
+        var rows = new List<StoredRow>();
+        await using var c = Open();
+        await c.OpenAsync(ct).ConfigureAwait(false);
+        await using var cmd = c.CreateCommand();
+        cmd.CommandText = "SELECT device_id, boot_id, seq, received_at FROM telemetry_events WHERE device_id LIKE @prefix";
+        var p = cmd.CreateParameter();
+        p.ParameterName = "prefix";
+        p.Value = devicePrefix + "%";
+        cmd.Parameters.Add(p);
+        await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        while (await r.ReadAsync(ct).ConfigureAwait(false))
+            rows.Add(new StoredRow(r.GetString(0), r.GetString(1), r.GetInt64(2), r.GetInt64(3)));
+        return rows;
+    }
+}
