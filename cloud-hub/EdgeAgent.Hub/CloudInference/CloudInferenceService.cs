@@ -28,14 +28,7 @@ public sealed class CloudInferenceService(HubOptions options, IHubStore store, T
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         if (options.MqttHost is null || !options.CloudInference) return;
-        var client = new MqttClient(new MqttClientOptions
-        {
-            Endpoint = MqttEndpoint.Tcp(options.MqttHost, options.MqttPort),
-            ClientId = options.MqttClientId + "-infer",
-            CleanStart = false,
-            SessionExpiryInterval = 3600,
-            TimeProvider = time,
-        });
+        var client = new MqttClient(HubMqtt.ClientOptions(options, "-infer", time));
         client.MessageHandlerFailed += (_, e) => logger.LogError(e.Exception, "Inference request on {Topic} not answered", e.Message.Topic);
         _client = client;
         _responder = new CloudInferenceResponder(client, store, time, logger, options.ModelCacheDirectory);

@@ -14,6 +14,15 @@ public sealed partial record HubOptions
 
     public int MqttPort { get; init; } = 1883;
 
+    /// <summary>CA certificate (PEM) of the broker's TLS listener; with it (or a client certificate) the hub connects with TLS.</summary>
+    public string? MqttCaFile { get; init; }
+
+    /// <summary>The hub instance's client certificate (PEM, from <c>edgehub devices</c>' provisioning <c>hub/</c>) for mutual TLS.</summary>
+    public string? MqttCertFile { get; init; }
+
+    /// <summary>Private key (PEM) of <see cref="MqttCertFile"/>.</summary>
+    public string? MqttKeyFile { get; init; }
+
     /// <summary>Client id; instances sharing the load need distinct ids (they share the subscription group instead).</summary>
     public string MqttClientId { get; init; } = "edgehub-" + Environment.MachineName;
 
@@ -41,6 +50,9 @@ public sealed partial record HubOptions
         if (string.IsNullOrWhiteSpace(Store)) problems.Add("--store is required (sqlite:PATH or postgres:CONNECTION-STRING)");
         if (Urls.Count == 0) problems.Add("--urls needs at least one URL");
         if (MqttPort is < 1 or > 65535) problems.Add($"--mqtt-port {MqttPort} is not a TCP port (1..65535)");
+        if ((MqttCertFile is null) != (MqttKeyFile is null)) problems.Add("--mqtt-cert and --mqtt-key go together (the hub's client certificate and its key)");
+        foreach (var (name, file) in new[] { ("--mqtt-ca", MqttCaFile), ("--mqtt-cert", MqttCertFile), ("--mqtt-key", MqttKeyFile) })
+            if (file is not null && !File.Exists(file)) problems.Add($"{name} {file}: no such file");
         if (RetentionDays < 0) problems.Add($"--retention-days {RetentionDays} must be 0 (keep everything) or positive");
         if (MaxModelBytes < 1) problems.Add("--max-model-bytes must be positive");
         if (string.IsNullOrWhiteSpace(ShareGroup) || ShareGroup.IndexOfAny(['/', '+', '#']) >= 0)

@@ -198,6 +198,17 @@ public sealed class AdminApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Serve_refuses_half_a_tls_identity_and_missing_pem_files_before_starting()
+    {
+        var dll = Path.Combine(AppContext.BaseDirectory, "edgehub.dll");
+        var serve = await ChildProcess.RunAsync("dotnet", [dll, "serve", "--store", "sqlite:" + _hub.StorePath, "--urls", "http://127.0.0.1:1",
+            "--mqtt", "127.0.0.1:1", "--mqtt-ca", "/nonexistent/ca.crt", "--mqtt-cert", "/nonexistent/hub.crt"]);
+        Assert.Equal(1, serve.ExitCode);
+        Assert.Contains("--mqtt-cert and --mqtt-key go together", serve.StandardError);
+        Assert.Contains("--mqtt-ca /nonexistent/ca.crt: no such file", serve.StandardError);
+    }
+
+    [Fact]
     public async Task A_generated_int8_model_is_registered_after_its_checks_pass_and_its_bundle_is_built()
     {
         var model = QdqMlp.Generate();
