@@ -24,7 +24,15 @@ public sealed record FleetResult
     public double HubIngestPerSecond { get; init; }
     public required IngestSummary Ingest { get; init; }
     public long GapsRecorded { get; init; }
-    public long RejectedMessages { get; init; }
+    /// <summary>Telemetry messages the hub parked as violating the contract (must be 0).</summary>
+    public long RejectedTelemetryMessages { get; init; }
+    /// <summary>
+    /// Drift messages the hub parked. The agent pipeline writes drift windows as JSON (<c>edgeagent.drift.window/1</c>,
+    /// KLL in base64) while the hub's ingestor merges only binary-sketch events, so today every drift message is
+    /// stored as events and also parked with "drift window has no binary sketch" (a product mismatch, docs/FLEET.md).
+    /// </summary>
+    public long RejectedDriftMessages { get; init; }
+    public string? FirstRejection { get; init; }
     /// <summary>After the devices drained: how long until the hub had stored every committed event.</summary>
     public double CatchUpSeconds { get; init; }
     public bool AllDrained { get; init; }

@@ -41,8 +41,24 @@ public sealed class HubStoreReader(string store, string devicePrefix)
     public Task<long> CountGapsAsync(CancellationToken ct) =>
         ScalarAsync("SELECT count(*) FROM telemetry_gaps WHERE device_id LIKE @prefix", ct);
 
-    public Task<long> CountRejectedAsync(CancellationToken ct) =>
-        ScalarAsync("SELECT count(*) FROM rejected_messages WHERE topic LIKE 'edgeagent/v1/' || @prefix", ct);
+    /// <summary>Messages the hub parked in <c>rejected_messages</c> for this fleet's topics ending in <paramref name="leaf"/>.</summary>
+    public Task<long> CountRejectedAsync(string leaf, CancellationToken ct) =>
+        ScalarAsync($"SELECT count(*) FROM rejected_messages WHERE topic LIKE 'edgeagent/v1/' || @prefix || '/{leaf}'", ct);
+
+    /// <summary>One reason the hub gave for parking a message of this fleet (null when none was parked).</summary>
+    public async Task<string?> FirstRejectionReasonAsync(CancellationToken ct)
+    {
+        await using var c = Open();
+        await c.OpenAsync(ct).ConfigureAwait(false);
+        await using var cmd = c.CreateCommand();
+        cmd.CommandText = "SELECT topic, reason FROM rejected_messages WHERE topic LIKE 'edgeagent/v1/' || @prefix ORDER BY id LIMIT 1";
+        var p = cmd.CreateParameter();
+        p.ParameterName = "prefix";
+        p.Value = devicePrefix + "%";
+        cmd.Parameters.Add(p);
+        await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        return await r.ReadAsync(ct).ConfigureAwait(false) ? $"{r.GetString(0)}: {r.GetString(1)}" : null;
+    }
 
     public async Task<List<StoredRow>> ReadEventsAsync(CancellationToken ct)
     {
