@@ -13,7 +13,8 @@ namespace EdgeAgent.Hub.Ingestion;
 /// <summary>
 /// The hub's MQTT side: one persistent session (clean start off, 1 h expiry, so QoS 1 messages wait for
 /// the hub across a restart) subscribed to device status (every instance sees all status) and to
-/// telemetry and drift through shared subscriptions (<c>$share/hub/…</c>, so instances split the load).
+/// telemetry, drift and update transitions through shared subscriptions (<c>$share/hub/…</c>, so
+/// instances split the load; the store's keys keep each event once whichever instance receives it).
 /// Messages are acknowledged only after they are stored (the client acks when the handler returns).
 /// When the store is unavailable the handler retries with capped exponential backoff until it is back
 /// (or the hub stops): Mosquitto does not resend an unacknowledged message inside a live connection,
@@ -53,19 +54,13 @@ public sealed class MqttHubConsumer(HubOptions options, IHubStore store, Telemet
         "edgeagent/v1/+/status",
         $"$share/{options.ShareGroup}/edgeagent/v1/+/telemetry",
         $"$share/{options.ShareGroup}/edgeagent/v1/+/drift",
+        $"$share/{options.ShareGroup}/edgeagent/v1/+/update",
     ];
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         if (options.MqttHost is null) return;
-        var client = new MqttClient(new MqttClientOptions
-        {
-            Endpoint = MqttEndpoint.Tcp(options.MqttHost, options.MqttPort),
-            ClientId = options.MqttClientId,
-            CleanStart = false,
-            SessionExpiryInterval = 3600,
-            TimeProvider = time,
-        });
+        var client = new MqttClient(EdgeAgent.Hub.Hosting.HubMqtt.ClientOptions(options, "", time));
         client.MessageHandler = HandleAsync;
         client.MessageHandlerFailed += (_, e) =>
             logger.LogError(e.Exception, "Message on {Topic} not stored; the broker will redeliver it", e.Message.Topic);
