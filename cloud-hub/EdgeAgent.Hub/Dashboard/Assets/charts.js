@@ -29,7 +29,7 @@ function legend(items) {
 /**
  * Line chart over time.
  * opts: {series: [{name, cls, points: [[timeMs, y|null], ...]}], yFormat, height, yMin, yMax,
- *        thresholds: [{y, label, cls}], xLabel}
+ *        thresholds: [{y, label, cls}], xTicksAtPoints: label each x value (daily series)}
  */
 export function lineChart(opts) {
   const H = opts.height || 220, L = 62, R = 16, T = 12, B = 26;
@@ -56,11 +56,12 @@ export function lineChart(opts) {
     svg.appendChild(s('text', { x: L - 6, y: Y(t) + 4, 'text-anchor': 'end' }, fmt(t)));
   }
   svg.appendChild(s('line', { class: 'axis', x1: L, x2: W - R, y1: H - B, y2: H - B }));
-  const xt = 6;
-  for (let i = 0; i <= xt; i++) {
-    const v = x0 + (x1 - x0) * i / xt;
-    svg.appendChild(s('text', { x: X(v), y: H - 8, 'text-anchor': i === 0 ? 'start' : i === xt ? 'end' : 'middle' }, timeLabel(v, x1 - x0)));
-  }
+  // Daily series label their own points (a tick between two days would repeat a date); others get 7 even ticks.
+  const xticks = opts.xTicksAtPoints ? [...new Set(xs)].sort((a, b) => a - b) : [0, 1, 2, 3, 4, 5, 6].map(i => x0 + (x1 - x0) * i / 6);
+  const rangeMs = opts.xTicksAtPoints ? 3 * 86400e3 : x1 - x0;
+  xticks.forEach((v, i) => svg.appendChild(s('text', {
+    x: X(v), y: H - 8, 'text-anchor': xticks.length === 1 ? 'middle' : i === 0 ? 'start' : i === xticks.length - 1 ? 'end' : 'middle',
+  }, timeLabel(v, rangeMs))));
   for (const t of opts.thresholds || []) {
     svg.appendChild(s('line', { class: t.cls || 'threshold', x1: L, x2: W - R, y1: Y(t.y), y2: Y(t.y) }));
     svg.appendChild(s('text', { x: W - R - 2, y: Y(t.y) - 3, 'text-anchor': 'end' }, t.label));

@@ -41,8 +41,8 @@ export async function render(params) {
       ], d.gaps, 'no gaps: nothing was dropped')),
       updates === null ? null : panel('Update history', table([
         { title: 'At', value: u => fmtTime(u.at) },
-        { title: 'Release', value: u => `${u.family ?? ''}@${u.version ?? ''}` },
-        { title: 'Phase', value: u => badge(u.phase ?? u.state ?? '–', 'label') },
-        { title: 'Reason', value: u => u.reason ?? '' },
-      ], Array.isArray(updates) ? updates : (updates.events || updates.transitions || []), 'no update reported'))));
+        { title: 'Release', value: u => `${u.family}@${u.version}` },
+        { title: 'Transition', value: u => [u.from, ' → ', badge(u.to, u.to)] },
+        { title: 'Reason', value: u => [u.reason ?? '', u.code ? ` (${u.code})` : ''] },
+      ], updates.slice(0, 20), 'no update reported'))));
 }

@@ -32,7 +32,7 @@ function featurePanel(f, hasReference) {
         histogramOverlay({ edges: f.histogram.edges, current: f.histogram.current, reference: f.histogram.reference, title: `${f.feature} distribution` })),
       h('div', null, h('div', { class: 'subtle' }, 'PSI by day'),
         lineChart({
-          title: `${f.feature} PSI by day`, yMin: 0, yFormat: v => fmtNum(v, 2),
+          title: `${f.feature} PSI by day`, yMin: 0, xTicksAtPoints: true, yFormat: v => fmtNum(v, 2),
           thresholds: [{ y: 0.1, label: '0.1 moderate', cls: 'threshold-warn' }, { y: 0.25, label: '0.25 drift', cls: 'threshold' }],
           series: [{ name: 'PSI vs reference', cls: 'c4', points: byDay }],
         }))));

@@ -14,17 +14,11 @@ const ACTIONS = [
 
 const isActive = s => s === 'running' || s === 'paused' || s === 'halted';
 
-function stepsOf(r) {
-  return Array.isArray(r.steps) ? r.steps : [];
-}
+/** Width class of a progress bar (CSP: no inline styles), in 5 % steps. */
+const pctClass = f => `pct-${Math.round(Math.max(0, Math.min(1, f || 0)) * 20) * 5}`;
 
-/** Share of the cohort the current step targets, 0..1. */
-function progressOf(r) {
-  if (typeof r.progress === 'number') return r.progress > 1 ? r.progress / 100 : r.progress;
-  const steps = stepsOf(r);
-  if (r.state === 'completed') return 1;
-  const cur = steps[r.stepIndex ?? 0];
-  return cur && typeof cur.percent === 'number' ? cur.percent / 100 : 0;
+function progressBar(fraction, title) {
+  return h('div', { class: 'progress', title }, h('span', { class: pctClass(fraction) }));
 }
 
 function controls(r, ctx) {
@@ -64,35 +58,43 @@ function healthTable(health, thresholds) {
   ], rows);
 }
 
-function deviceCounts(detail) {
-  const hl = detail.health;
-  if (hl) return ['assigned', 'committed', 'inProgress', 'pending', 'refused', 'rolledBack', 'reverted']
-    .filter(k => typeof hl[k] === 'number').map(k => ({ key: k, count: hl[k] }));
-  const counts = detail.deviceStates || detail.devicesByState || detail.deviceCounts || {};
-  return Object.entries(counts).map(([key, count]) => ({ key, count }));
+function stepsTable(d) {
+  return table([
+    { title: 'Step', value: x => `${x.step}` },
+    { title: 'Share', value: x => `${fmtNum(x.percent)} %`, num: true },
+    { title: 'Status', value: x => badge(x.status, x.status === 'current' ? 'running' : x.status === 'done' ? 'ok' : 'label') },
+    { title: 'Committed / target', value: x => `${fmtInt(x.committedDevices)} / ${fmtInt(x.targetDevices)}`, num: true },
+    { title: 'Progress', value: x => progressBar(x.targetDevices ? x.committedDevices / x.targetDevices : 0, `${x.committedDevices} of ${x.targetDevices} devices committed`) },
+    { title: 'Bake', value: x => `${Math.round(x.bakeSeconds / 60)} min, ≥ ${x.minDevices} device(s)` },
+    { title: 'Started', value: x => x.startedAt ? fmtAgo(x.startedAt) : '–' },
+  ], d.steps || []);
 }
 
-function rolloutPanel(r, detail, ctx) {
-  const steps = stepsOf(r);
-  const pct = progressOf(r);
-  const d = detail || r;
+function rolloutPanel(r, d, ctx) {
+  const committed = d && d.health ? d.health.committed : null;
   return h('section', { class: 'panel rollout', dataset: { rollout: r.id, state: r.state } },
     h('div', { class: 'feature-head' },
-      h('h2', null, `${r.family ?? r.model}@${r.version}`),
+      h('h2', null, `${r.family}@${r.version}`),
       badge(r.state, r.state),
-      h('span', { class: 'subtle' }, `rollout ${r.id}`),
-      steps.length ? h('span', { class: 'subtle' }, `step ${Math.min((r.stepIndex ?? 0) + 1, steps.length)} of ${steps.length}`) : null,
+      h('span', { class: 'subtle' }, `rollout ${r.id} · step ${r.step} of ${d ? d.steps.length : r.steps} · ${fmtNum(r.percent)} % of the cohort`),
       h('span', { class: 'spacer' }),
       controls(r, ctx)),
-    r.reason ? h('div', { class: r.state === 'halted' || r.state === 'rolled-back' ? 'error' : 'notice' }, r.reason) : null,
-    h('div', { class: 'progress', title: `${Math.round(pct * 100)} % of the cohort` }, h('span', { class: `pct-${Math.round(pct * 20) * 5}` })),
-    h('div', { class: 'subtle' }, `${Math.round(pct * 100)} % of the cohort targeted; steps ${steps.map(x => `${x.percent}%`).join(' → ') || '–'}; created ${fmtTime(r.createdAt)} by ${r.createdBy ?? '?'}, updated ${fmtAgo(r.updatedAt)}`),
-    h('div', { class: 'grid two' },
-      h('div', null, h('h2', null, 'Devices'), table([
-        { title: 'State', value: x => x.key },
-        { title: 'Devices', value: x => fmtInt(x.count), num: true },
-      ], deviceCounts(d), 'no devices assigned yet')),
-      h('div', null, h('h2', null, 'Health vs thresholds'), healthTable(d.health, d.thresholds ?? r.thresholds))));
+    r.reason ? h('div', { class: r.state === 'halted' || r.state === 'rolled-back' ? 'error' : 'notice', id: `reason-${r.id}` }, r.reason) : null,
+    d && d.waitingFor ? h('div', { class: 'subtle' }, `waiting for: ${d.waitingFor}`) : null,
+    d ? h('div', { class: 'subtle' }, `cohort ${Object.entries(d.cohort || {}).map(([k, v]) => `${k}=${v}`).join(', ') || 'every device'} (${fmtInt(d.cohortSize)} devices), ${committed === null ? '–' : fmtInt(committed)} committed, ${fmtInt(d.unpublished)} assignment(s) not yet published; created ${fmtTime(r.createdAt)} by ${r.createdBy}`) : null,
+    d ? h('div', null, h('h2', null, 'Steps'), stepsTable(d)) : null,
+    d ? h('div', { class: 'grid two' },
+      h('div', null, h('h2', null, 'Devices by state'), table([
+        { title: 'State', value: x => badge(x[0], x[0]) },
+        { title: 'Devices', value: x => fmtInt(x[1]), num: true },
+      ], Object.entries(d.deviceStates || {}), 'no devices assigned yet')),
+      h('div', null, h('h2', null, 'Health vs thresholds'), healthTable(d.health, d.thresholds))) : null,
+    d && d.history && d.history.length ? h('div', null, h('h2', null, 'History'), table([
+      { title: 'At', value: x => fmtTime(x.at) },
+      { title: 'Who', value: x => x.actor },
+      { title: 'What', value: x => x.action },
+      { title: 'Detail', value: x => x.detail ?? '' },
+    ], d.history.slice(-8).reverse())) : null);
 }
 
 export async function render(params, ctx) {
@@ -105,11 +107,12 @@ export async function render(params, ctx) {
   const finished = list.filter(r => !isActive(r.state));
   return h('div', null,
     h('h1', null, 'Rollouts'),
-    active.length === 0 ? panel(null, h('div', { class: 'empty', id: 'no-rollouts' }, 'no active rollouts')) : active.map((r, i) => rolloutPanel(details[i] ? { ...r, ...details[i] } : r, details[i], ctx)),
+    active.length === 0 ? panel(null, h('div', { class: 'empty', id: 'no-rollouts' }, 'no active rollouts')) : active.map((r, i) => rolloutPanel(r, details[i], ctx)),
     panel(`Finished (${finished.length})`, table([
-      { title: 'Release', value: r => `${r.family ?? r.model}@${r.version}` },
+      { title: 'Release', value: r => `${r.family}@${r.version}` },
       { title: 'State', value: r => badge(r.state, r.state) },
       { title: 'Reason', value: r => r.reason ?? '' },
+      { title: 'Step', value: r => `${r.step} of ${r.steps}` },
       { title: 'Finished', value: r => fmtTime(r.finishedAt ?? r.updatedAt) },
       { title: 'Id', value: r => h('code', null, r.id) },
     ], finished, 'none finished yet')));
