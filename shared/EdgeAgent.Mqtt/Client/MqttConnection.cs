@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Threading.Channels;
 using EdgeAgent.Mqtt.Packets;
 using EdgeAgent.Mqtt.Wire;
 
@@ -37,13 +36,22 @@ internal sealed record ConnectionLimits
 }
 
 /// <summary>
-/// One network connection: a single reader loop (framing, decoding, inbound topic aliases), a single
-/// writer loop (encodes queued packets into one pooled buffer and writes them in batches, flushing
-/// once per batch rather than per packet), and the keepalive / dead-connection detector. Owns the
-/// stream. <see cref="Completion"/> completes (never faults) with the reason the connection ended;
-/// null means a local, orderly close.
+/// One network connection: a single reader loop (framing, decoding, inbound topic aliases), one
+/// flusher at a time on the write side (encodes queued packets into one pooled buffer and writes them
+/// in batches, flushing once per batch rather than per packet), and the keepalive / dead-connection
+/// detector. Owns the stream. <see cref="Completion"/> completes (never faults) with the reason the
+/// connection ended; null means a local, orderly close.
 /// </summary>
-internal sealed class MqttConnection : IAsyncDisposable
+/// <remarks>
+/// Write path: packets go into a FIFO; whoever queues into an idle connection becomes the flusher.
+/// Packets queued by the reader loop itself (the next PUBLISH freed by a PUBACK, a PUBACK/PUBREL/PUBCOMP
+/// answer) are flushed by the reader once it has handled every packet already received, before it reads
+/// the socket again — so "PUBACK read → slot freed → next PUBLISH written" needs no thread hop (what
+/// libmosquitto gets from its single network thread). The flush starts on the reader's thread and only
+/// leaves it when the socket write does not complete at once, so reading never waits for writing.
+/// Packets queued from other threads are flushed on the thread pool, as a writer loop would.
+/// </remarks>
+internal sealed class MqttConnection : IAsyncDisposable, IThreadPoolWorkItem
 {
     private const int InitialReceiveBuffer = 16 * 1024;
     private const int WriteBatchBytes = 64 * 1024;
@@ -52,7 +60,8 @@ internal sealed class MqttConnection : IAsyncDisposable
     private readonly System.Net.Sockets.Socket? _tcpSocket;
     private readonly MqttPacketCodec _codec;
     private readonly TimeProvider _time;
-    private readonly Channel<OutboundItem> _outbound;
+    private readonly System.Collections.Concurrent.ConcurrentQueue<OutboundItem> _outbound = new();
+    private readonly MqttBufferWriter _writeBuffer = new(WriteBatchBytes);
     private readonly CancellationTokenSource _stop = new();
     private readonly SemaphoreSlim _throttle;
     private readonly TaskCompletionSource<Exception?> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -68,7 +77,18 @@ internal sealed class MqttConnection : IAsyncDisposable
     private int _pingOutstanding;
     private int _inboundUnacknowledged;
     private int _closing;
+    private int _outboundCompleted;
+    private int _flushState; // FlushIdle, FlushOwned, FlushDisposed
+    private bool _readerOwesFlush;
     private Task? _loops;
+
+    private const int FlushIdle = 0;
+    private const int FlushOwned = 1;
+    private const int FlushDisposed = 2;
+
+    /// <summary>The connection whose reader loop is running synchronously on this thread (see the write path remarks).</summary>
+    [ThreadStatic]
+    private static MqttConnection? t_readerOf;
 
     public MqttConnection(Stream stream, System.Net.Sockets.Socket? tcpSocket, MqttPacketCodec codec, ConnectionLimits limits, TimeProvider time)
     {
@@ -77,7 +97,6 @@ internal sealed class MqttConnection : IAsyncDisposable
         _codec = codec;
         Limits = limits;
         _time = time;
-        _outbound = Channel.CreateUnbounded<OutboundItem>(new UnboundedChannelOptions { SingleReader = true });
         _throttle = new SemaphoreSlim(limits.OutboundQueueCapacity);
         _lastSent = _lastReceived = time.GetTimestamp();
     }
@@ -125,7 +144,33 @@ internal sealed class MqttConnection : IAsyncDisposable
     /// then keeps QoS 1/2 state for the next connection. Used for session traffic, which is already
     /// bounded by the in-flight windows (ours and the broker's Receive Maximum).
     /// </summary>
-    public bool TryEnqueue(OutboundItem item) => _outbound.Writer.TryWrite(item);
+    public bool TryEnqueue(OutboundItem item)
+    {
+        if (Volatile.Read(ref _outboundCompleted) != 0)
+        {
+            return false;
+        }
+
+        _outbound.Enqueue(item);
+        if (Interlocked.CompareExchange(ref _flushState, FlushOwned, FlushIdle) == FlushIdle)
+        {
+            if (ReferenceEquals(t_readerOf, this))
+            {
+                // The reader flushes once it has handled everything it has already received.
+                _readerOwesFlush = true;
+            }
+            else
+            {
+                ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+            }
+        }
+
+        // Closed right after the check: the packet may stay unsent, as a packet queued just before
+        // a connection drops; the session resends QoS>0 on the next connection either way.
+        return true;
+    }
+
+    void IThreadPoolWorkItem.Execute() => _ = FlushAsync();
 
     /// <summary>
     /// Queues a QoS 0 publish, waiting while <see cref="ConnectionLimits.OutboundQueueCapacity"/>
@@ -145,7 +190,7 @@ internal sealed class MqttConnection : IAsyncDisposable
             return false;
         }
 
-        if (IsOpen && _outbound.Writer.TryWrite(item with { Throttled = true }))
+        if (IsOpen && TryEnqueue(item with { Throttled = true }))
         {
             return true;
         }
@@ -168,9 +213,15 @@ internal sealed class MqttConnection : IAsyncDisposable
     /// </summary>
     public async Task CloseAsync(DisconnectPacket disconnect, CancellationToken cancellationToken)
     {
-        if (_loops is not null && _outbound.Writer.TryWrite(new OutboundItem(disconnect)))
+        if (_loops is not null && TryEnqueue(new OutboundItem(disconnect)))
         {
-            _outbound.Writer.TryComplete();
+            Volatile.Write(ref _outboundCompleted, 1);
+            // Whoever flushes last sees the completed queue drained and signals _writerDone.
+            if (Interlocked.CompareExchange(ref _flushState, FlushOwned, FlushIdle) == FlushIdle)
+            {
+                _ = FlushAsync();
+            }
+
             try
             {
                 await _writerDone.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
@@ -230,8 +281,10 @@ internal sealed class MqttConnection : IAsyncDisposable
             return;
         }
 
-        _outbound.Writer.TryComplete();
+        Volatile.Write(ref _outboundCompleted, 1);
         _stop.Cancel();
+        // Nothing is written after this point, whoever owns the write side.
+        _writerDone.TrySetResult();
         _throttle.Release(1 << 30);
         try
         {
@@ -253,6 +306,13 @@ internal sealed class MqttConnection : IAsyncDisposable
             await _loops.ConfigureAwait(false);
         }
 
+        if (Interlocked.CompareExchange(ref _flushState, FlushDisposed, FlushIdle) == FlushIdle)
+        {
+            // No flusher can start any more; one still running (stuck on a dead socket) keeps the
+            // buffer and it is left to the GC instead of going back to the pool under its feet.
+            _writeBuffer.Dispose();
+        }
+
         _codec.Dispose();
         byte[] buffer = Interlocked.Exchange(ref _receive, []);
         if (buffer.Length > 0 && _loops is not null)
@@ -267,9 +327,8 @@ internal sealed class MqttConnection : IAsyncDisposable
     private async Task RunAsync()
     {
         Task reader = ReadLoopAsync();
-        Task writer = WriteLoopAsync();
         Task keepAlive = Limits.KeepAlive > TimeSpan.Zero ? KeepAliveLoopAsync() : Task.CompletedTask;
-        await Task.WhenAll(reader, writer, keepAlive).ConfigureAwait(false);
+        await Task.WhenAll(reader, keepAlive).ConfigureAwait(false);
     }
 
     // ---- reading -------------------------------------------------------------------------------
@@ -307,6 +366,13 @@ internal sealed class MqttConnection : IAsyncDisposable
                 _receive.AsSpan(0, _end).CopyTo(bigger);
                 ArrayPool<byte>.Shared.Return(_receive);
                 _receive = bigger;
+            }
+
+            if (_readerOwesFlush)
+            {
+                // Everything received so far is handled: write what it queued before waiting for more.
+                _readerOwesFlush = false;
+                _ = FlushAsync();
             }
 
             int read = await _stream.ReadAsync(_receive.AsMemory(_end), cancellationToken).ConfigureAwait(false);
@@ -358,7 +424,21 @@ internal sealed class MqttConnection : IAsyncDisposable
                         return;
                 }
 
-                await _owner!.OnPacketAsync(this, packet).ConfigureAwait(false);
+                // Packets queued synchronously by the owner are flushed by this loop (t_readerOf);
+                // after an asynchronous pause the continuation may run on another thread, so the
+                // marker covers only the synchronous part of the call.
+                t_readerOf = this;
+                ValueTask handled;
+                try
+                {
+                    handled = _owner!.OnPacketAsync(this, packet);
+                }
+                finally
+                {
+                    t_readerOf = null;
+                }
+
+                await handled.ConfigureAwait(false);
             }
         }
         catch (MqttProtocolException ex)
@@ -404,28 +484,48 @@ internal sealed class MqttConnection : IAsyncDisposable
 
     // ---- writing -------------------------------------------------------------------------------
 
-    private async Task WriteLoopAsync()
+    /// <summary>
+    /// Writes queued packets in batches while this caller owns the write side (<see cref="_flushState"/>),
+    /// then gives ownership back; rechecks the queue after letting go, so a packet queued meanwhile is
+    /// never left behind without a flusher.
+    /// </summary>
+    private async Task FlushAsync()
     {
-        using var buffer = new MqttBufferWriter(WriteBatchBytes);
-        ChannelReader<OutboundItem> reader = _outbound.Reader;
+        MqttBufferWriter buffer = _writeBuffer;
         try
         {
-            while (await reader.WaitToReadAsync(_stop.Token).ConfigureAwait(false))
+            while (true)
             {
-                while (buffer.Length < WriteBatchBytes && reader.TryRead(out OutboundItem item))
+                while (buffer.Length < WriteBatchBytes && _outbound.TryDequeue(out OutboundItem item))
                 {
+                    if (Volatile.Read(ref _closing) != 0)
+                    {
+                        ReleaseIfThrottled(item);
+                        continue;
+                    }
+
                     EncodeInto(item, buffer);
                 }
 
-                if (buffer.Length == 0)
+                if (buffer.Length > 0)
                 {
+                    await _stream.WriteAsync(buffer.WrittenMemory, _stop.Token).ConfigureAwait(false);
+                    await _stream.FlushAsync(_stop.Token).ConfigureAwait(false);
+                    Volatile.Write(ref _lastSent, _time.GetTimestamp());
+                    buffer.Clear(shrink: true);
                     continue;
                 }
 
-                await _stream.WriteAsync(buffer.WrittenMemory, _stop.Token).ConfigureAwait(false);
-                await _stream.FlushAsync(_stop.Token).ConfigureAwait(false);
-                Volatile.Write(ref _lastSent, _time.GetTimestamp());
-                buffer.Clear(shrink: true);
+                if (Volatile.Read(ref _outboundCompleted) != 0 && _outbound.IsEmpty)
+                {
+                    _writerDone.TrySetResult();
+                }
+
+                Volatile.Write(ref _flushState, FlushIdle);
+                if (_outbound.IsEmpty || Interlocked.CompareExchange(ref _flushState, FlushOwned, FlushIdle) != FlushIdle)
+                {
+                    return;
+                }
             }
         }
         catch (OperationCanceledException) when (_stop.IsCancellationRequested)
@@ -441,9 +541,30 @@ internal sealed class MqttConnection : IAsyncDisposable
             // A bug, not a network event: end the connection and report it as it is.
             Terminate(ex);
         }
-        finally
+
+        // The connection is over: this flusher keeps ownership for good (nothing is written any
+        // more), releases throttled QoS 0 waiters and lets CloseAsync stop waiting.
+        buffer.Reset();
+        while (_outbound.TryDequeue(out OutboundItem rest))
         {
-            _writerDone.TrySetResult();
+            ReleaseIfThrottled(rest);
+        }
+
+        _writerDone.TrySetResult();
+    }
+
+    private void ReleaseIfThrottled(OutboundItem item)
+    {
+        if (item.Throttled)
+        {
+            try
+            {
+                _throttle.Release();
+            }
+            catch (ObjectDisposedException)
+            {
+                // Connection already disposed.
+            }
         }
     }
 
@@ -547,7 +668,7 @@ internal sealed class MqttConnection : IAsyncDisposable
                     Volatile.Write(ref _pingOutstanding, 1);
                     // If the queue is full the ping cannot be queued; the timeout above still fires
                     // when the writer is stuck, which is exactly the dead link we want to detect.
-                    _outbound.Writer.TryWrite(new OutboundItem(PingReqPacket.Instance));
+                    TryEnqueue(new OutboundItem(PingReqPacket.Instance));
                 }
             }
         }
