@@ -6,6 +6,9 @@ namespace EdgeAgent.Chaos.Checks;
 public sealed record BootAccount(string BootId, long MaxSeq, long AtHub, long Pending, long Tombstoned, long WitnessedCommitted, IReadOnlyList<(long From, long To)> Missing);
 
 /// <summary>The result of <see cref="DeliveryCheck.Run"/>.</summary>
+/// <param name="Boots">One account per boot of the agent.</param>
+/// <param name="RejectedAtHub">Messages the hub parked in <c>rejected_messages</c>, other than <paramref name="DriftNotMerged"/>.</param>
+/// <param name="ForeignRowsAtHub">Hub rows of boots neither the witness nor the outbox knows.</param>
 /// <param name="DriftNotMerged">
 /// Drift messages the hub stored as events but parked because it could not merge their sketches: the
 /// pipeline sends the KLL sketch base64 inside JSON (<c>data.kll</c>) while the hub's merge reads only a

@@ -50,9 +50,10 @@ public sealed class TelemetryRig : IAsyncDisposable
     public static async Task<TelemetryRig> StartAsync(ChaosRun run, Options options, CancellationToken ct)
     {
         // Persistence on, like a deployment: sessions and queued QoS 1 messages survive a restart.
-        // EDGEAGENT_CHAOS_BROKER_DEBUG=1 logs every packet (mosquitto.log in the log directory).
+        // EDGEAGENT_CHAOS_BROKER_DEBUG=1 logs every packet to mosquitto-debug.log in the log directory
+        // (a file survives SIGKILL; the broker's block-buffered stdout does not).
         var debug = Environment.GetEnvironmentVariable("EDGEAGENT_CHAOS_BROKER_DEBUG") == "1";
-        var broker = await MosquittoBroker.StartAsync(new MosquittoBrokerOptions { Persistence = true, ExtraConfig = debug ? ["log_type all"] : [] }).ConfigureAwait(false);
+        var broker = await MosquittoBroker.StartAsync(new MosquittoBrokerOptions { Persistence = true, ExtraConfig = debug ? ["log_type all", $"log_dest file {Path.Combine(run.LogDirectory, "mosquitto-debug.log")}"] : [] }).ConfigureAwait(false);
         TcpChaosProxy? proxy = null;
         HubProcess? hub = null;
         try
