@@ -21,7 +21,15 @@ public sealed class CommitWitness : IAsyncDisposable
         {
             while (!_stop.IsCancellationRequested)
             {
-                if (agent.IsRunning && await agent.TryStatsAsync(_stop.Token).ConfigureAwait(false) is { } s)
+                OutboxSnapshot? s = null;
+                try
+                {
+                    if (agent.IsRunning) s = await agent.TryStatsAsync(_stop.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+                {
+                }
+                if (s is not null)
                 {
                     _latest.AddOrUpdate(s.BootId, s, (_, old) => s.AppendedEvents >= old.AppendedEvents ? s : old);
                     Last = s;

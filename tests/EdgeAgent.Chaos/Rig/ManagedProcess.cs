@@ -94,13 +94,23 @@ public sealed class ManagedProcess : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        if (_process is { HasExited: false } p)
+        foreach (var p in _previous.Append(_process))
         {
-            p.Kill(entireProcessTree: true);
-            await p.WaitForExitAsync().ConfigureAwait(false);
+            if (p is null) continue;
+            try
+            {
+                if (!p.HasExited)
+                {
+                    p.Kill(entireProcessTree: true);
+                    await p.WaitForExitAsync().ConfigureAwait(false);
+                }
+            }
+            catch (InvalidOperationException)
+            {
+                // Never started or already reaped.
+            }
+            p.Dispose();
         }
-        _process?.Dispose();
-        foreach (var old in _previous) old.Dispose();
         lock (_log) _log.Dispose();
     }
 }

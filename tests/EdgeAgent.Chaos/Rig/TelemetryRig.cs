@@ -175,13 +175,21 @@ public sealed class TelemetryRig : IAsyncDisposable
         catch (IOException) { }
     }
 
+    /// <summary>Tears every process down even when one part fails to (no orphaned brokers, hubs or agents).</summary>
     public async ValueTask DisposeAsync()
     {
-        await Witness.DisposeAsync().ConfigureAwait(false);
-        await Agent.DisposeAsync().ConfigureAwait(false);
-        await Hub.DisposeAsync().ConfigureAwait(false);
-        if (Proxy is not null) await Proxy.DisposeAsync().ConfigureAwait(false);
-        await Broker.DisposeAsync().ConfigureAwait(false);
+        var failures = new List<Exception>();
+        async Task Try(Func<ValueTask> dispose)
+        {
+            try { await dispose().ConfigureAwait(false); }
+            catch (Exception e) { failures.Add(e); }
+        }
+        await Try(() => Witness.DisposeAsync());
+        await Try(() => Agent.DisposeAsync());
+        await Try(() => Hub.DisposeAsync());
+        if (Proxy is not null) await Try(() => Proxy.DisposeAsync());
+        await Try(() => Broker.DisposeAsync());
         await SaveBrokerLogAsync().ConfigureAwait(false); // after the stop: the broker's stdout is block-buffered
+        if (failures.Count > 0) throw new AggregateException("tearing the chaos rig down failed", failures);
     }
 }
