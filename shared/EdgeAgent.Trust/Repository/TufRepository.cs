@@ -373,14 +373,33 @@ public sealed class TufRepository
     public static TufRepository Load(string directory, IEnumerable<SigningKey> signers, TimeProvider? time = null)
     {
         var meta = Path.Combine(directory, "metadata");
-        var repo = new TufRepository(time, consistentSnapshot: true, createKeys: false);
-        foreach (var s in signers) repo.AddSigner(s);
-
         var rootVersion = Directory.Exists(meta)
             ? Directory.EnumerateFiles(meta, "*.root.json").Select(f => long.TryParse(Path.GetFileName(f).Split('.')[0], out var v) ? v : 0).DefaultIfEmpty(0).Max()
             : 0;
         if (rootVersion == 0) throw new TufException(TufFailureKind.Repository, $"'{meta}' holds no N.root.json; not a repository written by this tool.");
-        var rootBytes = File.ReadAllBytes(Path.Combine(meta, $"{rootVersion}.root.json"));
+        return Load(name =>
+        {
+            var path = Path.Combine(meta, DiskName(name));
+            return File.Exists(path) ? File.ReadAllBytes(path) : null;
+        }, rootVersion, signers, time);
+    }
+
+    /// <summary>
+    /// Reopens a published repository (consistent snapshots) from any store of its metadata files
+    /// (e.g. database rows): <paramref name="readMetadata"/> returns the bytes of a metadata file
+    /// by its URL name (<c>7.root.json</c>, <c>timestamp.json</c>, <c>12.snapshot.json</c>,
+    /// <c>3.assignments.json</c>) or null when it does not exist. Same contract as the directory
+    /// overload otherwise.
+    /// </summary>
+    /// <param name="rootVersion">The newest root version the store holds.</param>
+    /// <exception cref="TufException">The store does not hold a complete repository.</exception>
+    public static TufRepository Load(Func<string, byte[]?> readMetadata, long rootVersion, IEnumerable<SigningKey> signers, TimeProvider? time = null)
+    {
+        byte[] Read(string name) => readMetadata(name)
+            ?? throw new TufException(TufFailureKind.Repository, $"The repository has no metadata file '{name}'; it is incomplete.");
+        var repo = new TufRepository(time, consistentSnapshot: true, createKeys: false);
+        foreach (var s in signers) repo.AddSigner(s);
+        var rootBytes = Read($"{rootVersion}.root.json");
         var root = SignedMetadata<RootMetadata>.Parse(rootBytes, static (j, w) => new RootMetadata(j, w), $"{rootVersion}.root.json").Signed;
         repo.ConsistentSnapshot = root.ConsistentSnapshot;
         if (!root.ConsistentSnapshot) throw new TufException(TufFailureKind.Repository, "Only repositories with consistent snapshots can be reloaded.");
@@ -401,10 +420,10 @@ public sealed class TufRepository
         repo._lastRootThreshold = root.Roles["root"].Threshold;
         repo._files[$"metadata/{rootVersion}.root.json"] = rootBytes;
 
-        var tsBytes = File.ReadAllBytes(Path.Combine(meta, "timestamp.json"));
+        var tsBytes = Read("timestamp.json");
         var ts = SignedMetadata<TimestampMetadata>.Parse(tsBytes, static (j, w) => new TimestampMetadata(j, w), "timestamp.json").Signed;
         repo.LoadCommon("timestamp", ts, tsBytes, RoleExtraFields(ts.Json, "meta"));
-        var snapBytes = File.ReadAllBytes(Path.Combine(meta, $"{ts.SnapshotMeta.Version}.snapshot.json"));
+        var snapBytes = Read($"{ts.SnapshotMeta.Version}.snapshot.json");
         var snap = SignedMetadata<SnapshotMetadata>.Parse(snapBytes, static (j, w) => new SnapshotMetadata(j, w), "snapshot.json").Signed;
         repo.LoadCommon("snapshot", snap, snapBytes, RoleExtraFields(snap.Json, "meta"));
 
@@ -415,7 +434,7 @@ public sealed class TufRepository
             var role = queue.Dequeue();
             var pin = snap.Meta.GetValueOrDefault(role + ".json")
                       ?? throw new TufException(TufFailureKind.Repository, $"snapshot.json does not list '{role}.json'.");
-            var bytes = File.ReadAllBytes(Path.Combine(meta, DiskName($"{pin.Version}.{TufClient.EscapeSegment(role)}.json")));
+            var bytes = Read($"{pin.Version}.{TufClient.EscapeSegment(role)}.json");
             var targets = SignedMetadata<TargetsMetadata>.Parse(bytes, static (j, w) => new TargetsMetadata(j, w), role).Signed;
             var state = repo._roles[role];
             repo.LoadCommon(role, targets, bytes, RoleExtraFields(targets.Json, "targets", "delegations"));
@@ -438,6 +457,82 @@ public sealed class TufRepository
         }
         return repo;
     }
+
+    /// <summary>
+    /// Starts a repository from a root signed elsewhere (an offline key ceremony): its keys,
+    /// thresholds and version are taken as published; nothing else is published yet, so the caller
+    /// sets expiry dates, adds targets and delegations and publishes targets, snapshot and timestamp
+    /// with the online keys in <paramref name="signers"/>. The root itself cannot be re-signed
+    /// unless its private keys are registered too.
+    /// </summary>
+    /// <exception cref="TufException">The root is malformed, not self-signed to its threshold, or lacks consistent snapshots.</exception>
+    public static TufRepository FromRoot(byte[] rootBytes, IEnumerable<SigningKey> signers, TimeProvider? time = null)
+    {
+        var parsed = SignedMetadata<RootMetadata>.Parse(rootBytes, static (j, w) => new RootMetadata(j, w), "root.json");
+        SignatureVerifier.RequireThreshold(parsed, parsed.Signed.Roles["root"], parsed.Signed.Keys, "root.json", "the root itself");
+        var root = parsed.Signed;
+        if (!root.ConsistentSnapshot) throw new TufException(TufFailureKind.Repository, "root.json does not enable consistent snapshots; this repository tooling needs them.");
+        var repo = new TufRepository(time, consistentSnapshot: true, createKeys: false);
+        foreach (var s in signers) repo.AddSigner(s);
+        var now = Truncate(repo._time.GetUtcNow());
+        foreach (var role in RootMetadata.TopLevelRoles)
+        {
+            var rk = root.Roles[role];
+            repo._roles[role] = new RoleState
+            {
+                Keys = rk.KeyIds.Select(id => root.Keys[id]).ToList(),
+                Threshold = rk.Threshold,
+                Dirty = role != "root",
+                Expires = now,
+                Delegator = role == "targets" ? "root" : null,
+            };
+        }
+        repo.LoadCommon("root", root, rootBytes, RoleExtraFields(root.Json, "consistent_snapshot", "keys", "roles"));
+        repo._rootPublished = root.Version;
+        repo._lastRootKeys = repo._roles["root"].Keys.ToList();
+        repo._lastRootThreshold = root.Roles["root"].Threshold;
+        repo._files[$"metadata/{root.Version}.root.json"] = rootBytes;
+        return repo;
+    }
+
+    /// <summary>
+    /// Adopts the next root signed elsewhere (an offline rotation ceremony): it must be exactly the
+    /// next version and carry a threshold of signatures from both the current root's keys and its
+    /// own (TUF §5.3.4/§5.3.5), as a client will check. The top-level roles take the keys and
+    /// thresholds it lists; roles whose keys changed are marked for re-signing.
+    /// </summary>
+    /// <exception cref="TufException">The root is not the next version or not signed as required.</exception>
+    public void ImportRoot(byte[] rootBytes)
+    {
+        var parsed = SignedMetadata<RootMetadata>.Parse(rootBytes, static (j, w) => new RootMetadata(j, w), "new root.json");
+        var current = SignedMetadata<RootMetadata>.Parse(RootBytes, static (j, w) => new RootMetadata(j, w), "current root.json");
+        var root = parsed.Signed;
+        if (root.Version != _rootPublished + 1)
+            throw new TufException(TufFailureKind.Repository, $"root.json v{root.Version} cannot follow v{_rootPublished}; roots are adopted one version at a time.");
+        SignatureVerifier.RequireThreshold(parsed, current.Signed.Roles["root"], current.Signed.Keys, $"root.json v{root.Version}", $"the previous root v{_rootPublished}");
+        SignatureVerifier.RequireThreshold(parsed, root.Roles["root"], root.Keys, $"root.json v{root.Version}", "the new root itself");
+        if (!root.ConsistentSnapshot) throw new TufException(TufFailureKind.Repository, "the new root.json does not enable consistent snapshots.");
+        foreach (var role in RootMetadata.TopLevelRoles)
+        {
+            var r = _roles[role];
+            var keys = root.Roles[role].KeyIds.Select(id => root.Keys[id]).ToList();
+            if (!keys.Select(k => k.ContentKeyId).SequenceEqual(r.Keys.Select(k => k.ContentKeyId)) || r.Threshold != root.Roles[role].Threshold)
+                r.Dirty = true;
+            r.Keys = keys;
+            r.Threshold = root.Roles[role].Threshold;
+        }
+        LoadCommon("root", root, rootBytes, RoleExtraFields(root.Json, "consistent_snapshot", "keys", "roles"));
+        _rootPublished = root.Version;
+        _lastRootKeys = _roles["root"].Keys.ToList();
+        _lastRootThreshold = root.Roles["root"].Threshold;
+        _files[$"metadata/{root.Version}.root.json"] = rootBytes;
+    }
+
+    /// <summary>When <paramref name="role"/>'s current (or next) version expires.</summary>
+    public DateTimeOffset ExpiresOf(string role) => Role(role).Expires;
+
+    /// <summary>The delegated targets roles, in no particular order.</summary>
+    public IReadOnlyList<string> DelegatedRoles => _roles.Where(r => r.Value.Delegator is not null && r.Value.Delegator != "root").Select(r => r.Key).ToList();
 
     private void LoadCommon(string role, RoleMetadata signed, byte[] bytes, Dictionary<string, CjValue> extra)
     {
