@@ -31,6 +31,8 @@ public sealed record FleetOptions
     public bool KeepState { get; init; }
     /// <summary>How long to wait for the hub to store everything after the devices drained.</summary>
     public TimeSpan IngestTimeout { get; init; } = TimeSpan.FromMinutes(3);
+    /// <summary>Stop waiting for the hub when its stored count has not moved for this long.</summary>
+    public TimeSpan StallTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
     public int EffectiveWorkers => Workers > 0 ? Workers : Math.Max(1, (Devices + 499) / 500);
 

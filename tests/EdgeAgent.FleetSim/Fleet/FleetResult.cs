@@ -35,6 +35,14 @@ public sealed record FleetResult
     public string? FirstRejection { get; init; }
     /// <summary>After the devices drained: how long until the hub had stored every committed event.</summary>
     public double CatchUpSeconds { get; init; }
+    /// <summary>The hub stopped storing before it had every committed event (see <see cref="HubMqttReconnects"/>).</summary>
+    public bool HubStalled { get; init; }
+    /// <summary>
+    /// Times each hub instance's MQTT consumer went to Reconnecting (from its log). Mosquitto 2.0.11 sends a subscriber
+    /// more unacknowledged QoS 1 messages than its Receive Maximum once it falls behind; our client then disconnects
+    /// with 0x93 and resumes a session holding the same backlog (docs/FLEET.md).
+    /// </summary>
+    public IReadOnlyDictionary<string, int> HubMqttReconnects { get; init; } = new Dictionary<string, int>();
     public bool AllDrained { get; init; }
     /// <summary>Telemetry/drift messages the broker delivered to each hub instance (2+ instances only).</summary>
     public IReadOnlyDictionary<string, long>? DeliveriesByHub { get; init; }

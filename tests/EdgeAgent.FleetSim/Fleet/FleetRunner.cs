@@ -96,11 +96,18 @@ public sealed class FleetRunner(FleetOptions options, TextWriter progress)
             long committed = devices.Sum(d => d.Commits.Sum(c => c.Last - c.First + 1));
 
             // The hub may still be working through the broker's queue for it.
+            // A hub that stopped making progress for StallTimeout will not catch up: stop waiting and report it.
             var wait = Stopwatch.StartNew();
-            long stored;
-            while ((stored = await reader.CountEventsAsync(ct).ConfigureAwait(false)) < committed && wait.Elapsed < options.IngestTimeout)
+            var sinceProgress = Stopwatch.StartNew();
+            long stored, previous = -1;
+            while ((stored = await reader.CountEventsAsync(ct).ConfigureAwait(false)) < committed
+                   && wait.Elapsed < options.IngestTimeout && sinceProgress.Elapsed < options.StallTimeout)
+            {
+                if (stored != previous) { previous = stored; sinceProgress.Restart(); }
                 await Task.Delay(250, ct).ConfigureAwait(false);
+            }
             double catchUpSeconds = wait.Elapsed.TotalSeconds;
+            bool stalled = stored < committed;
             var rows = await reader.ReadEventsAsync(ct).ConfigureAwait(false);
             var ingest = IngestSummary.Compute(devices, rows, windowStart, windowEnd, TimeSpan.FromSeconds(10));
             var split = options.HubInstances > 1
@@ -126,6 +133,8 @@ public sealed class FleetRunner(FleetOptions options, TextWriter progress)
                 RejectedDriftMessages = await reader.CountRejectedAsync("drift", ct).ConfigureAwait(false),
                 FirstRejection = await reader.FirstRejectionReasonAsync(ct).ConfigureAwait(false),
                 CatchUpSeconds = Math.Round(catchUpSeconds, 1),
+                HubStalled = stalled,
+                HubMqttReconnects = hubs.ToDictionary(h => h.ClientId, h => h.MqttReconnects),
                 AllDrained = reports.All(r => r.Drained),
                 DeliveriesByHub = split,
                 LoadAverageBefore = loadBefore,
@@ -137,6 +146,7 @@ public sealed class FleetRunner(FleetOptions options, TextWriter progress)
         }
         finally
         {
+            await broker.SaveLogAsync(Path.Combine(root, "mosquitto.log")).ConfigureAwait(false);
             foreach (var w in workers) await w.DisposeAsync().ConfigureAwait(false);
             foreach (var h in hubs) await h.DisposeAsync().ConfigureAwait(false);
             if (postgres is not null) await postgres.DisposeAsync().ConfigureAwait(false);

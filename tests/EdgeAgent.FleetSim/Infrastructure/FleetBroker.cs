@@ -82,6 +82,9 @@ public sealed partial class FleetBroker : IAsyncDisposable
     [GeneratedRegex(@"Sending PUBLISH to (\S+) \(d\d, q\d, r\d, m\d+, 'edgeagent/v1/[^/']+/(?:telemetry|drift)'")]
     private static partial Regex SendingPublish();
 
+    /// <summary>Writes the broker's log so far (connections, disconnections with reasons) to <paramref name="path"/>.</summary>
+    public Task SaveLogAsync(string path) => File.WriteAllTextAsync(path, _broker.Log);
+
     public async ValueTask DisposeAsync()
     {
         await _sys.DisposeAsync();

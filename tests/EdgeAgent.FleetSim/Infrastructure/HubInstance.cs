@@ -14,6 +14,7 @@ public sealed class HubInstance : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly StreamWriter _log;
+    private int _reconnects;
 
     private HubInstance(Process process, StreamWriter log, string clientId, Uri baseAddress)
     {
@@ -47,13 +48,15 @@ public sealed class HubInstance : IAsyncDisposable
         // Per-message information logs would measure the console, not the hub.
         info.Environment["Logging__LogLevel__Default"] = "Warning";
         info.Environment["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Information";
+        // Connection state changes of the hub's MQTT consumer are information-level and matter here.
+        info.Environment["Logging__LogLevel__EdgeAgent.Hub.Ingestion"] = "Information";
         var log = new StreamWriter(Path.Combine(runDirectory, $"hub-{index}.log")) { AutoFlush = true };
         var process = Process.Start(info) ?? throw new InvalidOperationException("edgehub did not start");
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.WriteLine(e.Data); };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.WriteLine(e.Data); };
+        var hub = new HubInstance(process, log, clientId, new Uri($"http://127.0.0.1:{port}/"));
+        process.OutputDataReceived += (_, e) => hub.OnLine(e.Data);
+        process.ErrorDataReceived += (_, e) => hub.OnLine(e.Data);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        var hub = new HubInstance(process, log, clientId, new Uri($"http://127.0.0.1:{port}/"));
         try
         {
             await hub.WaitHealthyAsync(TimeSpan.FromSeconds(90), cancellationToken).ConfigureAwait(false);
@@ -65,6 +68,16 @@ public sealed class HubInstance : IAsyncDisposable
             throw;
         }
     }
+
+    private void OnLine(string? line)
+    {
+        if (line is null) return;
+        if (line.Contains("MQTT Reconnecting", StringComparison.Ordinal)) Interlocked.Increment(ref _reconnects);
+        lock (_log) _log.WriteLine(line);
+    }
+
+    /// <summary>How often the hub's MQTT consumer logged that it is reconnecting (its connection dropped).</summary>
+    public int MqttReconnects => Volatile.Read(ref _reconnects);
 
     private async Task WaitHealthyAsync(TimeSpan timeout, CancellationToken ct)
     {
