@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using EdgeAgent.Hub.Rollouts;
 using EdgeAgent.Hub.Storage;
 using EdgeAgent.Sketches.Kll;
 using EdgeAgent.Telemetry.Dedup;
@@ -23,8 +24,14 @@ public sealed record IngestResult(int Accepted, int Inserted, int Duplicates, in
 /// does not hold, and the redelivered message would be dropped) and the exception propagates, so the
 /// MQTT message is not acknowledged and comes back. A message that violates the contract can never
 /// succeed: it is parked in <c>rejected_messages</c> with the reason and acknowledged.
+/// <para>
+/// Update batches (stream <c>update</c>, the device's update state machine transitions) are stored as events
+/// like telemetry and, in addition, as rows of <c>device_update_events</c> with each device's newest state
+/// per family (<see cref="UpdateEventReader"/>); then <paramref name="rollouts"/> is nudged so a rollout
+/// reacts to a refusal or a commit without waiting for its next tick.
+/// </para>
 /// </remarks>
-public sealed class TelemetryIngestor(IHubStore store, TimeProvider time, ILogger<TelemetryIngestor> logger)
+public sealed class TelemetryIngestor(IHubStore store, TimeProvider time, ILogger<TelemetryIngestor> logger, RolloutSignal? rollouts = null)
 {
     private TelemetryDeduplicator _dedup = new();
 
@@ -33,8 +40,8 @@ public sealed class TelemetryIngestor(IHubStore store, TimeProvider time, ILogge
 
     public async Task<IngestResult> IngestAsync(string topic, ReadOnlyMemory<byte> payload, CancellationToken ct)
     {
-        if (!HubTopics.TryParseDeviceTopic(topic, out var topicDevice, out var leaf) || leaf is not ("telemetry" or "drift"))
-            return await RejectAsync(topic, payload, $"topic '{topic}' is not edgeagent/v1/{{deviceId}}/telemetry or …/drift", ct);
+        if (!HubTopics.TryParseDeviceTopic(topic, out var topicDevice, out var leaf) || leaf is not ("telemetry" or "drift" or "update"))
+            return await RejectAsync(topic, payload, $"topic '{topic}' is not edgeagent/v1/{{deviceId}}/telemetry, …/drift or …/update", ct);
         TelemetryBatch batch;
         try
         {
@@ -68,7 +75,9 @@ public sealed class TelemetryIngestor(IHubStore store, TimeProvider time, ILogge
         var now = time.GetUtcNow();
         var events = new List<StoredEvent>(filtered.Accepted.Count);
         var windows = new List<DriftWindowRecord>();
+        var updates = new List<DeviceUpdateEvent>();
         var badWindows = new List<string>();
+        var badUpdates = new List<string>();
         foreach (var e in filtered.Accepted)
         {
             events.Add(new StoredEvent(batch.DeviceId, batch.BootId, e.Seq, batch.Stream, e.Kind, e.Ts, e.Prio,
@@ -77,6 +86,11 @@ public sealed class TelemetryIngestor(IHubStore store, TimeProvider time, ILogge
             {
                 if (DriftWindowReader.TryRead(batch.DeviceId, batch.BootId, e, out var w, out var problem)) windows.Add(w!);
                 else badWindows.Add(problem!);
+            }
+            else if (stream == TelemetryStream.Update && e.KindValue == TelemetryEventKind.Data)
+            {
+                if (UpdateEventReader.TryRead(batch.DeviceId, batch.BootId, e, out var u, out var problem)) updates.Add(u!);
+                else badUpdates.Add(problem!);
             }
         }
         var gaps = filtered.Tombstones.Select(t => new TelemetryGap(batch.DeviceId, t.BootId, t.Stream, t.FromSeq, t.ToSeq, t.Count, t.Reason, now)).ToList();
@@ -87,6 +101,7 @@ public sealed class TelemetryIngestor(IHubStore store, TimeProvider time, ILogge
         {
             written = await store.StoreTelemetryAsync(events, gaps, ct);
             if (windows.Count > 0) driftStored = await store.StoreDriftWindowsAsync(windows, ct);
+            if (updates.Count > 0) await store.StoreUpdateEventsAsync(updates, now, ct);
         }
         catch
         {
@@ -95,6 +110,9 @@ public sealed class TelemetryIngestor(IHubStore store, TimeProvider time, ILogge
         }
         if (badWindows.Count > 0)
             await RejectAsync(topic, payload, $"{badWindows.Count} drift window(s) stored as events but not merged: {string.Join("; ", badWindows.Take(3))}", ct);
+        if (badUpdates.Count > 0)
+            await RejectAsync(topic, payload, $"{badUpdates.Count} update event(s) stored as events but not applied to the device's update state: {string.Join("; ", badUpdates.Take(3))}", ct);
+        if (updates.Count > 0) rollouts?.Nudge();
         return new IngestResult(filtered.Accepted.Count, written.Inserted, filtered.Duplicates, filtered.TooOld, written.GapsRecorded, driftStored, null);
     }
 
@@ -107,36 +125,112 @@ public sealed class TelemetryIngestor(IHubStore store, TimeProvider time, ILogge
 }
 
 /// <summary>
-/// Drift windows: an event whose <c>bin</c> is one DataSketches KLL float sketch and whose <c>key</c>
-/// names the model and feature as <c>MODEL@VERSION/FEATURE</c> (or <c>MODEL/FEATURE</c>, version
-/// <c>unversioned</c>). The day is the event's UTC date.
+/// Drift windows, in either encoding the agent produces (EdgeAgent.Telemetry README; agent/EdgeAgent.Pipeline
+/// <c>DriftWindowSnapshot</c>):
+/// <list type="bullet">
+/// <item>binary: <c>bin</c> is one DataSketches KLL float sketch and <c>key</c> names the model and feature as
+/// <c>MODEL@VERSION/FEATURE</c> (or <c>MODEL/FEATURE</c>, version <c>unversioned</c>);</item>
+/// <item>JSON: <c>data</c> is an <c>edgeagent.drift.window/1</c> object with <c>model</c> (<c>NAME@VERSION</c> as the
+/// agent writes it), <c>feature</c>, <c>count</c>/<c>mean</c>/<c>m2</c> and <c>kll</c> (the same sketch, base64).
+/// The event's <c>key</c>, when present, must agree with <c>model</c>/<c>feature</c>.</item>
+/// </list>
+/// The day is the event's UTC date. Stateless, thread-safe.
 /// </summary>
 public static class DriftWindowReader
 {
     public const string UnversionedModel = "unversioned";
 
+    /// <summary>Schema of the agent's JSON drift window.</summary>
+    public const string JsonSchema = "edgeagent.drift.window/1";
+
     public static bool TryRead(string deviceId, string bootId, TelemetryEvent e, out DriftWindowRecord? window, out string? problem)
     {
         window = null;
+        if (!TryReadSketch(e, out var model, out var version, out var feature, out var sketch, out problem)) return false;
+        window = new DriftWindowRecord(deviceId, bootId, e.Seq, model, version, feature, DateOnly.FromDateTime(e.Ts.UtcDateTime), sketch);
+        return true;
+    }
+
+    /// <summary>
+    /// The model, version, feature and KLL sketch bytes of a drift event in either encoding; false with an
+    /// operator-readable <paramref name="problem"/> naming the event's seq when it is neither.
+    /// </summary>
+    public static bool TryReadSketch(TelemetryEvent e, out string model, out string version, out string feature, out byte[] sketch, out string? problem)
+    {
+        model = version = feature = "";
+        sketch = [];
         problem = null;
-        if (e.Bin is null) { problem = $"seq {e.Seq}: drift window has no binary sketch"; return false; }
-        if (!TryParseKey(e.Key, out var model, out var version, out var feature))
+        if (e.Bin is not null)
         {
-            problem = $"seq {e.Seq}: drift key '{e.Key}' is not MODEL@VERSION/FEATURE";
+            if (!TryParseKey(e.Key, out model, out version, out feature))
+            {
+                problem = $"seq {e.Seq}: drift key '{e.Key}' is not MODEL@VERSION/FEATURE";
+                return false;
+            }
+            sketch = e.Bin;
+        }
+        else if (e.Data is { ValueKind: JsonValueKind.Object } data)
+        {
+            if (!TryReadJson(e.Seq, data, out model, out version, out feature, out sketch, out problem)) return false;
+            if (e.Key is not null && (!TryParseKey(e.Key, out var km, out var kv, out var kf) || km != model || kv != version || kf != feature))
+            {
+                problem = $"seq {e.Seq}: drift key '{e.Key}' does not name the window's model '{model}@{version}' and feature '{feature}'";
+                return false;
+            }
+        }
+        else
+        {
+            problem = $"seq {e.Seq}: drift window is neither a binary KLL sketch ('bin') nor an {JsonSchema} object ('data')";
             return false;
         }
         try
         {
-            KllFloatsSketch.Deserialize(e.Bin);
+            KllFloatsSketch.Deserialize(sketch);
         }
         catch (KllFormatException ex)
         {
             problem = $"seq {e.Seq}: sketch is not a DataSketches KLL float sketch ({ex.Message})";
             return false;
         }
-        window = new DriftWindowRecord(deviceId, bootId, e.Seq, model, version, feature, DateOnly.FromDateTime(e.Ts.UtcDateTime), e.Bin);
         return true;
     }
+
+    private static bool TryReadJson(long seq, JsonElement data, out string model, out string version, out string feature, out byte[] sketch, out string? problem)
+    {
+        model = version = feature = "";
+        sketch = [];
+        problem = null;
+        string? schema = Text(data, "schema"), modelText = Text(data, "model"), kll = Text(data, "kll");
+        feature = Text(data, "feature") ?? "";
+        if (schema != JsonSchema)
+        {
+            problem = $"seq {seq}: drift window schema '{schema}' is not {JsonSchema}";
+            return false;
+        }
+        if (string.IsNullOrEmpty(modelText) || feature.Length == 0 || !TryParseKey($"{modelText}/{feature}", out model, out version, out _))
+        {
+            problem = $"seq {seq}: drift window needs 'model' (NAME@VERSION) and 'feature', got '{modelText}' and '{feature}'";
+            return false;
+        }
+        if (string.IsNullOrEmpty(kll))
+        {
+            problem = $"seq {seq}: drift window has no 'kll' sketch";
+            return false;
+        }
+        try
+        {
+            sketch = Convert.FromBase64String(kll);
+        }
+        catch (FormatException)
+        {
+            problem = $"seq {seq}: drift window 'kll' is not base64";
+            return false;
+        }
+        return true;
+    }
+
+    private static string? Text(JsonElement o, string name) =>
+        o.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
 
     public static bool TryParseKey(string? key, out string model, out string version, out string feature)
     {
