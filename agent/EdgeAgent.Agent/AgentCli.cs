@@ -27,6 +27,8 @@ public static class AgentCli
         root.Subcommands.Add(StatusCommand.Create());
         root.Subcommands.Add(StatusCommand.CreateModels());
         root.Subcommands.Add(StatusCommand.CreateTelemetry());
+        root.Subcommands.Add(DriftCommand.Create());
+        root.Subcommands.Add(SupportBundleCommand.Create());
         return await root.Parse(args).InvokeAsync();
     }
 }

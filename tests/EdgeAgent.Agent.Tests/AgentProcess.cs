@@ -3,7 +3,7 @@ using EdgeAgent.TestSupport.Mosquitto;
 namespace EdgeAgent.Agent.Tests;
 
 /// <summary>Runs an <c>edgeagent</c> executable as a child process, as an operator or script would.</summary>
-internal static class AgentProcess
+public static class AgentProcess
 {
     public sealed record Result(int ExitCode, string Stdout, string Stderr);
 

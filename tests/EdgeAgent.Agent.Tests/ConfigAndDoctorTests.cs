@@ -92,4 +92,47 @@ public sealed class ConfigAndDoctorTests : IDisposable
         var sqlite = doc.RootElement.GetProperty("checks").EnumerateArray().Single(c => c.GetProperty("check").GetString()!.Contains("sqlite") || c.GetProperty("check").GetString()!.Contains("outbox"));
         Assert.Equal("fail", sqlite.GetProperty("status").GetString());
     }
+
+    [Fact]
+    public async Task Config_check_reports_each_cloud_and_outputs_problem_on_its_own_line()
+    {
+        string config = WriteConfig(1883);
+        File.WriteAllText(config, File.ReadAllText(config).Replace("\"sensors\"", """
+            "cloud": { "timeout": "soon", "requestsPerSecond": -1, "dailyBudget": "lots", "circuit": { "minimumThroughput": 1, "failureRatio": 2 } },
+              "outputs": { "file": "relative.jsonl", "mqtt": { "topic": "plant/+/result", "qos": 2 }, "gpio": { "valueFile": "/nonexistent-dir/value" } },
+              "pipeline": { "outOfDistributionThreshold": 3, "drift": { "snapshotEveryWindows": 0 } },
+              "sensors"
+            """));
+        var r = await AgentProcess.RunAgentAsync("config", "check", "--config", config);
+        Assert.Equal(2, r.ExitCode);
+        foreach (string path in new[] { "cloud.timeout", "cloud.requestsPerSecond", "cloud.dailyBudget", "cloud.circuit.minimumThroughput",
+                     "cloud.circuit.failureRatio", "outputs.file", "outputs.mqtt.topic", "outputs.mqtt.qos", "outputs.gpio.valueFile",
+                     "outputs.gpio.activeLabels", "pipeline.outOfDistributionThreshold", "pipeline.drift.snapshotEveryWindows" })
+            Assert.Single(r.Stdout.Split('\n'), l => l.Contains(path + ":", StringComparison.Ordinal));
+        Assert.Contains("'plant/+/result' is not a topic name", r.Stdout);
+        Assert.Contains("directory '/nonexistent-dir' does not exist", r.Stdout);
+    }
+
+    [Fact]
+    public async Task Config_check_shows_the_cloud_and_outputs_sections_with_their_defaults()
+    {
+        var r = await AgentProcess.RunAgentAsync("config", "check", "--config", WriteConfig(1883));
+        Assert.Contains("\"cloud\": {", r.Stdout);
+        Assert.Contains("\"timeout\": \"500ms\"", r.Stdout);
+        Assert.Contains("\"dailyBudget\": 10000", r.Stdout);
+        Assert.Contains("\"outputs\": {", r.Stdout);
+    }
+
+    [Fact]
+    public async Task Doctor_names_the_config_file_it_was_given_in_the_fix_for_a_config_problem()
+    {
+        string config = WriteConfig(FreePort());
+        var r = await AgentProcess.RunAgentAsync("doctor", "--config", config, "--json");
+        using var doc = JsonDocument.Parse(r.Stdout);
+        var check = doc.RootElement.GetProperty("checks").EnumerateArray().Single(c => c.GetProperty("check").GetString() == "config");
+        Assert.Equal("warn", check.GetProperty("status").GetString());   // the clear-text password warning
+        string fix = check.GetProperty("fix").GetString()!;
+        Assert.Contains(config, fix);
+        Assert.DoesNotContain("/etc/edgeagent/agent.json", fix);
+    }
 }

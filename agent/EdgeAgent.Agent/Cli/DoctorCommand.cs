@@ -24,13 +24,9 @@ internal static class DoctorCommand
         var command = new Command("doctor", "Check this device's set-up and say how to fix what is wrong") { config, set, json };
         CliRunner.SetAction(command, async (parse, ct) =>
         {
-            var loaded = AgentConfiguration.Load(ConfigCommand.Sources(parse.GetValue(config), parse.GetValue(set)!), SensorsSection.Validate);
-            (string, Func<CancellationToken, Task<string>>)? sqlite = null;
-            string? db = loaded.Options is { } options ? Path.Combine(options.StateDirectory, Service.AgentService.OutboxFileName) : null;
-            if (db is not null && File.Exists(db))
-                sqlite = (db, token => IntegrityCheckAsync(db, token));
-            var checks = StandardDoctorChecks.Create(loaded.Options, loaded.Problems, () => OnnxRuntime.EnsureLoaded().Version, sqlite, TimeProvider.System);
-            var results = await DoctorRunner.RunAsync(checks, TimeSpan.FromSeconds(10), ct);
+            var sources = ConfigCommand.Sources(parse.GetValue(config), parse.GetValue(set)!);
+            var loaded = AgentConfiguration.Load(sources, SensorsSection.Validate);
+            var results = await RunChecksAsync(sources, loaded, ct);
             if (parse.GetValue(json))
                 JsonOutput.Write(w =>
                 {
@@ -54,6 +50,17 @@ internal static class DoctorCommand
             return (int)DoctorRunner.Overall(results);
         });
         return command;
+    }
+
+    /// <summary>Every doctor check for this configuration (also what the support bundle includes).</summary>
+    internal static Task<IReadOnlyList<DoctorResult>> RunChecksAsync(AgentConfigurationSources sources, AgentConfigurationResult loaded, CancellationToken ct)
+    {
+        (string, Func<CancellationToken, Task<string>>)? sqlite = null;
+        string? db = loaded.Options is { } options ? Path.Combine(options.StateDirectory, Service.AgentService.OutboxFileName) : null;
+        if (db is not null && File.Exists(db))
+            sqlite = (db, token => IntegrityCheckAsync(db, token));
+        var checks = StandardDoctorChecks.Create(loaded.Options, loaded.Problems, () => OnnxRuntime.EnsureLoaded().Version, sqlite, TimeProvider.System, sources.ConfigFile);
+        return DoctorRunner.RunAsync(checks, TimeSpan.FromSeconds(10), ct);
     }
 
     private static async Task<string> IntegrityCheckAsync(string database, CancellationToken ct)

@@ -59,7 +59,19 @@ internal static class StatusCommand
             else Console.Out.Write(StatusText.FormatModels(models));
             return CliRunner.Ok;
         });
-        return new Command("models", "Models installed on this device (asks the running agent)") { list };
+        var showConfig = ConfigCommand.ConfigOption();
+        var showJson = JsonOption();
+        var name = new Argument<string>("NAME") { Description = "model family, as listed by 'edgeagent models list'" };
+        var show = new Command("show", "One model family in detail: contract, windowing, labels, slots, rejected bundles") { name, showConfig, showJson };
+        SetControlAction(show, showConfig, showJson, async (client, parse, asJson, ct) =>
+        {
+            string family = parse.GetValue(name)!;
+            var model = await InvokeAsync(client, "models.show", ct, Args(w => w.WriteString("name", family)));
+            if (asJson) JsonOutput.Write(model.WriteTo);
+            else Console.Out.Write(StatusText.FormatModel(model));
+            return CliRunner.Ok;
+        });
+        return new Command("models", "Models installed on this device (asks the running agent)") { list, show };
     }
 
     public static Command CreateTelemetry()
@@ -79,25 +91,39 @@ internal static class StatusCommand
 
     private static void SetControlAction(Command command, Option<FileInfo?> config, Option<bool> json,
         Func<ControlClient, bool, CancellationToken, Task<int>> body) =>
-        CliRunner.SetAction(command, async (parse, ct) =>
+        SetControlAction(command, config, json, (client, _, asJson, ct) => body(client, asJson, ct));
+
+    /// <summary>
+    /// Runs <paramref name="body"/> with a client for the running agent's control socket (path from the same
+    /// configuration the service reads). Not running, no permission, a failed command: one line on stderr, exit 1;
+    /// an unreadable configuration: exit 2.
+    /// </summary>
+    internal static void SetControlAction(Command command, Option<FileInfo?> config, Option<bool> json,
+        Func<ControlClient, ParseResult, bool, CancellationToken, Task<int>> body, TimeSpan? timeout = null) =>
+        CliRunner.SetAction(command, (parse, ct) =>
+            WithControlClientAsync(command, parse, config, client => body(client, parse, parse.GetValue(json), ct), timeout));
+
+    /// <summary>The body of <see cref="SetControlAction(Command, Option{FileInfo?}, Option{bool}, Func{ControlClient, ParseResult, bool, CancellationToken, Task{int}}, TimeSpan?)"/>, for verbs that only sometimes ask the agent.</summary>
+    internal static async Task<int> WithControlClientAsync(Command command, ParseResult parse, Option<FileInfo?> config,
+        Func<ControlClient, Task<int>> body, TimeSpan? timeout = null)
+    {
+        var file = parse.GetValue(config);
+        var loaded = AgentConfiguration.Load(ConfigCommand.Sources(file, []));
+        if (loaded.Options is not { } options)
         {
-            var file = parse.GetValue(config);
-            var loaded = AgentConfiguration.Load(ConfigCommand.Sources(file, []));
-            if (loaded.Options is not { } options)
-            {
-                foreach (var problem in loaded.Problems) Console.Error.WriteLine($"edgeagent {command.Name}: {problem}");
-                return ConfigError;
-            }
-            try
-            {
-                return await body(new ControlClient(options.ControlSocketPath, TimeSpan.FromSeconds(10)), parse.GetValue(json), ct);
-            }
-            catch (ControlClientException e)
-            {
-                Console.Error.WriteLine($"edgeagent {command.Name}: {Explain(e, options.ControlSocketPath, file)}");
-                return CliRunner.Failed;
-            }
-        });
+            foreach (var problem in loaded.Problems) Console.Error.WriteLine($"edgeagent {command.Name}: {problem}");
+            return ConfigError;
+        }
+        try
+        {
+            return await body(new ControlClient(options.ControlSocketPath, timeout ?? TimeSpan.FromSeconds(10)));
+        }
+        catch (ControlClientException e)
+        {
+            Console.Error.WriteLine($"edgeagent {command.Name}: {Explain(e, options.ControlSocketPath, file)}");
+            return CliRunner.Failed;
+        }
+    }
 
     /// <summary>Not running is the common case: say so and how to start it, in one line.</summary>
     private static string Explain(ControlClientException e, string socket, FileInfo? config)
@@ -111,9 +137,23 @@ internal static class StatusCommand
         return e.Message;
     }
 
-    private static async Task<JsonElement> InvokeAsync(ControlClient client, string command, CancellationToken ct)
+    /// <summary>Arguments of a control request, written as one JSON object.</summary>
+    internal static JsonElement Args(Action<Utf8JsonWriter> fields)
     {
-        var response = await client.SendAsync(command, cancellationToken: ct);
+        using var stream = new MemoryStream();
+        using (var w = new Utf8JsonWriter(stream))
+        {
+            w.WriteStartObject();
+            fields(w);
+            w.WriteEndObject();
+        }
+        return JsonDocument.Parse(stream.ToArray()).RootElement.Clone();
+    }
+
+    /// <summary>Sends one control command; an error answer becomes a <see cref="ControlClientException"/> with the agent's message and hint.</summary>
+    internal static async Task<JsonElement> InvokeAsync(ControlClient client, string command, CancellationToken ct, JsonElement? args = null)
+    {
+        var response = await client.SendAsync(command, args, cancellationToken: ct);
         if (!response.Ok || response.Error is not null)
         {
             var error = response.Error ?? new ControlError(ControlErrorCodes.Failed, "the agent reported a failure without details");
@@ -168,6 +208,34 @@ internal static class StatusText
         if (n == 0) b.AppendLine($"no model installed in {Str(models, "modelStore")}; install one with 'edgeagent bundle install'");
         return b.ToString();
     }
+
+    public static string FormatModel(JsonElement m)
+    {
+        var b = new StringBuilder();
+        if (!Bool(m, "installed")) return $"{Str(m, "name")}: not installed yet (an install is in progress or failed)\n";
+        b.AppendLine($"model:      {Str(m, "name")} {Str(m, "version") ?? "?"} in slot {Str(m, "activeSlot")} ({(Bool(m, "committed") ? "committed" : "on probation")}){(Bool(m, "serving") ? ", serving now" : "")}");
+        if (Str(m, "activeProblem") is { } problem) b.AppendLine($"problem:    {problem}");
+        b.AppendLine($"release:    counter {Num(m, "releaseCounter")} (floor {Num(m, "releaseCounterFloor")}); hardware {Join(m, "hardwareIds")}");
+        if (m.TryGetProperty("windowing", out var w))
+            b.AppendLine($"window:     {Num(w, "channels")} channels x {Num(w, "length")} samples, stride {Num(w, "stride")}, {Num(w, "sampleRateHz")} Hz");
+        b.AppendLine($"labels:     {Join(m, "labels")} (hard below confidence {Num(m, "confidenceThreshold")})");
+        b.AppendLine($"budget:     {Num(m, "latencyBudgetMs")} ms p99; {Num(m, "goldenVectors")} golden vectors, tolerance {Num(m, "goldenTolerance")}");
+        foreach (var kind in new[] { "inputs", "outputs" })
+            if (m.TryGetProperty(kind, out var tensors) && tensors.ValueKind == JsonValueKind.Array)
+                foreach (var t in tensors.EnumerateArray())
+                    b.AppendLine($"{kind[..^1],-11} {Str(t, "name")} {Str(t, "elementType")} [{string.Join(",", t.GetProperty("shape").EnumerateArray().Select(d => d.GetRawText()))}]");
+        b.AppendLine($"drift:      {(m.TryGetProperty("driftProfileFeatures", out var f) && f.ValueKind == JsonValueKind.Array ? "reference profile for " + Join(m, "driftProfileFeatures") : "no reference profile")}");
+        b.AppendLine($"file:       {Str(m, "modelPath")} ({Num(m, "modelBytes")} bytes, sha256 {Str(m, "modelSha256")})");
+        string previous = Str(m, "previousVersion") is { } pv ? $"{pv} in slot {Str(m, "previousSlot")}"
+            : Str(m, "previousProblem") is { } pp ? $"slot {Str(m, "previousSlot")} unusable: {pp}" : "none";
+        b.AppendLine($"previous:   {previous}");
+        if (m.TryGetProperty("rejectedBundles", out var rejected) && rejected.GetArrayLength() > 0)
+            b.AppendLine($"rejected:   {Join(m, "rejectedBundles")}");
+        return b.ToString();
+    }
+
+    private static string Join(JsonElement e, string name) =>
+        e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.Array ? string.Join(", ", v.EnumerateArray().Select(x => x.GetString())) : "";
 
     public static string FormatTelemetry(JsonElement s)
     {

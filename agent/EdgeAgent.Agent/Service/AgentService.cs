@@ -4,42 +4,68 @@ using EdgeAgent.Agent.Configuration;
 using EdgeAgent.Agent.Telemetry;
 using EdgeAgent.Hosting.Configuration;
 using EdgeAgent.Hosting.Control;
+using EdgeAgent.Hosting.Metrics;
 using EdgeAgent.Hosting.Systemd;
 using EdgeAgent.Mqtt;
 using EdgeAgent.Mqtt.Packets;
 using EdgeAgent.Onnx;
 using EdgeAgent.Outbox.Drain;
-using EdgeAgent.Pipeline.Drift;
 using EdgeAgent.Outbox.Queue;
+using EdgeAgent.Pipeline.Cloud;
+using EdgeAgent.Pipeline.Drift;
 using EdgeAgent.Pipeline.Gating;
 using EdgeAgent.Pipeline.Inference;
 using EdgeAgent.Sensors.Configuration;
 using EdgeAgent.Sensors.Windowing;
+using EdgeAgent.Sketches.Profiles;
 using EdgeAgent.Updates;
 using EdgeAgent.Updates.Slots;
+using EdgeAgent.Updates.State;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace EdgeAgent.Agent.Service;
 
 /// <summary>
-/// The daemon's main loop (<c>edgeagent run</c>): opens the outbox, connects MQTT when a broker is
-/// configured and drains the outbox to it, serves the last committed model (cold start works with no
-/// network at all) from the sensor source through the inference pipeline, and reports READY once the
-/// pipeline runs. The watchdog is fed only while the pipeline makes progress.
+/// The daemon's main loop (<c>edgeagent run</c>): opens the outbox, keeps MQTT connected (retrying from an
+/// offline start) and drains the outbox to it, publishes the retained device status, serves the last committed
+/// model (cold start works with no network at all) from the sensor source through the inference pipeline with
+/// the cloud tier and the configured outputs, feeds the Prometheus metrics, and reports READY once the pipeline
+/// runs. The watchdog is fed only while the pipeline and MQTT loops make progress.
 /// </summary>
+/// <remarks>Control commands it answers: <c>agent.status</c>, <c>models.list</c>, <c>models.show</c>,
+/// <c>telemetry.stats</c>, <c>drift.show</c>, <c>predict</c> (see <see cref="AgentControlCommands"/>).</remarks>
 internal sealed class AgentService(AgentOptions options, ServiceStatus status, LivenessMonitor liveness,
-    ControlCommandRegistry control, ILoggerFactory loggers) : BackgroundService
+    ControlCommandRegistry control, AgentMetrics metrics, ILoggerFactory loggers) : BackgroundService
 {
     /// <summary>The outbox database under the state directory (doctor reads the same file).</summary>
     public const string OutboxFileName = "outbox.db";
 
     private readonly ILogger _log = loggers.CreateLogger<AgentService>();
+    private readonly RecentErrors _errors = new();
     private InstalledModel? _model;
+    private InferenceEngine? _engine;
     private InferencePipeline? _pipeline;
+    private DriftView? _drift;
     private TelemetryOutbox? _outbox;
     private MqttClient? _mqtt;
-    private readonly RecentErrors _errors = new();
+    private StatusPublisher? _statusPublisher;
+    private PipelineMetricsFeed? _feed;
+    private volatile bool _circuitOpen;
+    private volatile string _updateState = "idle";
+    private volatile string _pipelineState = "starting";
+
+    /// <summary>
+    /// The update state machine's phase as reported in the retained status and <c>edgeagent_update_state</c>
+    /// (wire names: idle, downloading, verifying, validating, shadow, activating, observing, committed,
+    /// rolled-back, refused). For the update loop to call on each transition. Thread-safe.
+    /// </summary>
+    public void ReportUpdateState(string phase)
+    {
+        _updateState = phase;
+        _feed?.SetUpdateState(phase);
+        _statusPublisher?.Notify();
+    }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -56,59 +82,83 @@ internal sealed class AgentService(AgentOptions options, ServiceStatus status, L
             _log.LogWarning("Outbox database was corrupt and was moved aside to {Path}; a fresh one was started", moved);
             _errors.Add("outbox", $"database was corrupt and was moved aside to {moved}; a fresh one was started");
         }
-        control.Register("agent.status", (_, _) => ValueTask.FromResult(StatusJson()));
-        control.Register(AgentControlCommands.ModelsList, (_, _) => ValueTask.FromResult(AgentControlCommands.ModelsJson(options.ModelStoreDirectory)));
-        control.Register(AgentControlCommands.TelemetryStats, (_, _) => ValueTask.FromResult(AgentControlCommands.OutboxJson(outbox.GetStatistics())));
+        _model = FindInstalledModel(options.ModelStoreDirectory);
+        _updateState = _model is null ? "idle" : ReadUpdatePhase(options.ModelStoreDirectory, _model.Manifest.Name);
+        RegisterControlCommands(outbox);
 
         await using var mqtt = options.Mqtt.Host.Length > 0 ? CreateMqttClient() : null;
         _mqtt = mqtt;
+        _feed = new PipelineMetricsFeed(metrics, outbox, mqtt);
+        _feed.SetUpdateState(_updateState);
         if (mqtt is not null)
             mqtt.ConnectionStateChanged += (_, e) =>
             {
                 if (e.State == MqttConnectionState.Disconnected && e.Reason is { } reason)
                     _errors.Add("mqtt", $"disconnected from {options.Mqtt.Host}:{options.Mqtt.Port}: {reason.Message}");
             };
+        await using var cloud = CloudTierSetup.Create(options, mqtt, open =>
+        {
+            _circuitOpen = open;
+            _feed.SetCircuitOpen(open);
+            _statusPublisher?.Notify();
+        }, _log);
+        await using var statusPublisher = mqtt is null ? null
+            : new StatusPublisher(mqtt, options.DeviceId, StatusFields, loggers.CreateLogger<StatusPublisher>());
+        _statusPublisher = statusPublisher;
+        statusPublisher?.Start();
+
+        using var stopBackground = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
         var background = new List<Task>();
         if (mqtt is not null)
         {
-            await ConnectOnceAsync(mqtt, stoppingToken);
+            background.Add(new MqttConnectionLoop(mqtt, $"{options.Mqtt.Host}:{options.Mqtt.Port}", cloud, liveness, _errors,
+                loggers.CreateLogger<MqttConnectionLoop>()).RunAsync(stopBackground.Token));
             var drainer = new OutboxDrainer(outbox, new MqttTelemetryTransport(mqtt), new DrainerOptions { DeviceId = options.DeviceId },
                 logger: loggers.CreateLogger<OutboxDrainer>());
-            background.Add(drainer.RunAsync(stoppingToken));
+            background.Add(drainer.RunAsync(stopBackground.Token));
         }
 
-        _model = FindInstalledModel(options.ModelStoreDirectory);
-        if (_model is null)
+        try
         {
-            status.ReportReady($"no model installed in {options.ModelStoreDirectory}; waiting for an update");
-            _log.LogWarning("No model installed in {Directory}: the agent runs without inference until one is installed", options.ModelStoreDirectory);
-            _errors.Add("model", $"no model installed in {options.ModelStoreDirectory}; install one with 'edgeagent bundle install'");
-            var idle = liveness.Register("agent", TimeSpan.FromSeconds(60));
-            while (!stoppingToken.IsCancellationRequested)
+            if (_model is null) await IdleAsync(stoppingToken);
+            else await ServeAsync(_model, outbox, cloud, stoppingToken);
+        }
+        finally
+        {
+            status.ReportStopping();
+            await stopBackground.CancelAsync();
+            foreach (var task in background)
             {
-                idle.Beat();
-                try { await Task.Delay(TimeSpan.FromSeconds(5), stoppingToken); } catch (OperationCanceledException) { }
+                try { await task; } catch (OperationCanceledException) { }
             }
+            await outbox.FlushAsync(CancellationToken.None);
         }
-        else
-        {
-            await ServeAsync(_model, outbox, stoppingToken);
-        }
-
-        status.ReportStopping();
-        foreach (var task in background)
-        {
-            try { await task; } catch (OperationCanceledException) { }
-        }
-        await outbox.FlushAsync(CancellationToken.None);
     }
 
-    private async Task ServeAsync(InstalledModel model, TelemetryOutbox outbox, CancellationToken stoppingToken)
+    private async Task IdleAsync(CancellationToken stoppingToken)
+    {
+        _pipelineState = "no-model";
+        status.ReportReady($"no model installed in {options.ModelStoreDirectory}; waiting for an update");
+        _statusPublisher?.Notify();
+        _log.LogWarning("No model installed in {Directory}: the agent runs without inference until one is installed", options.ModelStoreDirectory);
+        _errors.Add("model", $"no model installed in {options.ModelStoreDirectory}; install one with 'edgeagent bundle install'");
+        using var idle = liveness.Register("agent", TimeSpan.FromSeconds(60));
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            idle.Beat();
+            _feed?.Sync();
+            try { await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken); } catch (OperationCanceledException) { }
+        }
+    }
+
+    private async Task ServeAsync(InstalledModel model, TelemetryOutbox outbox, CloudTier? cloud, CancellationToken stoppingToken)
     {
         var manifest = model.Manifest;
         using var engine = InferenceEngine.Load(model.ModelPath);
+        _engine = engine;
         var sensorOptions = SensorsSection.Bind(options.Sensors ?? throw new SensorConfigurationException(["sensors: missing; the agent needs a sensor source"]));
         await using var source = SensorSourceFactory.Create(sensorOptions);
+        await using var outputs = ResultOutputs.Create(options.Outputs, options.DeviceId, _mqtt, _log);
         // The manifest gives the channel count; the source's first channels feed the model in order.
         var spec = new WindowSpec
         {
@@ -116,42 +166,128 @@ internal sealed class AgentService(AgentOptions options, ServiceStatus status, L
             Hop = manifest.Windowing.Stride,
             Channels = source.Channels.Take(manifest.Windowing.Channels).ToArray(),
         };
+        // MODEL@VERSION: the drift key the hub groups fleet sketches by.
+        string modelKey = $"{manifest.Name}@{manifest.Version}";
+        var reference = manifest.DriftProfile is { } profile ? ReferenceProfileJson.FromDocument(profile) : null;
+        var drift = new DriftView(modelKey, reference is not null, metrics);
+        _drift = drift;
+        var feed = _feed!;
         var pipeline = new InferencePipeline(source, spec, engine, outbox, new InferencePipelineOptions
         {
-            // MODEL@VERSION: the drift key the hub groups fleet sketches by.
-            Model = $"{manifest.Name}@{manifest.Version}",
+            Model = modelKey,
             Labels = manifest.Labels,
-            Gate = new GateOptions { ConfidenceThreshold = (float)manifest.ConfidenceThreshold },
-        });
+            Gate = new GateOptions
+            {
+                ConfidenceThreshold = (float)manifest.ConfidenceThreshold,
+                OutOfDistributionThreshold = reference is null ? null : (float?)options.Pipeline.OutOfDistributionThreshold,
+            },
+            Drift = new DriftMonitorOptions
+            {
+                SnapshotInterval = options.Pipeline.DriftSnapshotInterval,
+                SnapshotEveryWindows = options.Pipeline.DriftSnapshotEveryWindows,
+                SnapshotTaken = drift.OnSnapshot,
+            },
+            CloudWorkers = options.Cloud.Workers,
+            CloudQueueCapacity = options.Cloud.QueueCapacity,
+            LatencyObserver = feed.Observe,
+        }, cloud, outputs.Outputs, reference);
         _pipeline = pipeline;
+        feed.Attach(modelKey, pipeline.Counters, pipeline.SensorStats);
 
         // Fed by pipeline progress: a stalled sensor or inference loop stops the watchdog pings, and
         // systemd restarts the service. A window takes Length / rate seconds to fill, so allow several.
         double windowSeconds = manifest.Windowing.SampleRateHz > 0 ? manifest.Windowing.Length / manifest.Windowing.SampleRateHz : 1;
-        var beat = liveness.Register("pipeline", TimeSpan.FromSeconds(Math.Max(30, 5 * windowSeconds)));
+        using var beat = liveness.Register("pipeline", TimeSpan.FromSeconds(Math.Max(30, 5 * windowSeconds)));
         var running = pipeline.RunAsync(stoppingToken);
+        _pipelineState = "running";
         status.ReportReady($"serving {manifest.Name} {manifest.Version} from slot {model.Slot}");
-        _log.LogInformation("Serving {Model} {Version} from slot {Slot} on {Source}", manifest.Name, manifest.Version, model.Slot, source.Name);
+        _statusPublisher?.Notify();
+        _log.LogInformation("Serving {Model} {Version} from slot {Slot} on {Source}; cloud tier {Cloud}; outputs: {Outputs}",
+            manifest.Name, manifest.Version, model.Slot, source.Name, cloud is null ? "off" : cloud.Options.RequestTopic,
+            outputs.Outputs.Count == 0 ? "none" : string.Join(", ", outputs.Outputs.Select(o => o.Name)));
 
         long last = -1;
+        string health = "";
         while (!running.IsCompleted)
         {
             long progress = pipeline.Counters.Progress;
             if (progress != last) { beat.Beat(); last = progress; }
+            feed.Sync();
+            string now = HealthFingerprint();
+            if (now != health) { health = now; _statusPublisher?.Notify(); }
             await Task.WhenAny(running, Task.Delay(TimeSpan.FromSeconds(1), CancellationToken.None));
         }
         try
         {
             await running;
+            _pipelineState = "source-ended";
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
+            _pipelineState = "stopped";
         }
         catch (Exception e)
         {
+            _pipelineState = "failed";
             _errors.Add("pipeline", e.Message);
             throw;
         }
+        finally
+        {
+            feed.Sync();
+            _engine = null;
+        }
+    }
+
+    private void RegisterControlCommands(TelemetryOutbox outbox)
+    {
+        control.Register("agent.status", (_, _) => ValueTask.FromResult(StatusJson()));
+        control.Register(AgentControlCommands.ModelsList, (_, _) => ValueTask.FromResult(AgentControlCommands.ModelsJson(options.ModelStoreDirectory)));
+        control.Register(AgentControlCommands.ModelsShow, (args, _) => ValueTask.FromResult(
+            AgentControlCommands.ModelJson(options.ModelStoreDirectory, AgentControlCommands.NameArgument(args), _model, _engine?.Generation)));
+        control.Register(AgentControlCommands.TelemetryStats, (_, _) => ValueTask.FromResult(AgentControlCommands.OutboxJson(outbox.GetStatistics())));
+        control.Register(AgentControlCommands.DriftShow, (_, _) => ValueTask.FromResult(_drift?.ToJson()
+            ?? throw new ControlCommandException(ControlErrorCodes.Failed, "no model is being served, so there is no drift to show",
+                "install a model with 'edgeagent bundle install' and restart the agent")));
+        control.Register(AgentControlCommands.PredictCommand, (args, _) => ValueTask.FromResult(AgentControlCommands.Predict(_engine, _model, args)));
+    }
+
+    /// <summary>The state-like parts of health: a change of any of them republishes the retained status.</summary>
+    private string HealthFingerprint() =>
+        $"{status.IsReady}|{_pipelineState}|{string.Join(',', liveness.StalledSources())}|{_circuitOpen}|{_drift?.AnyDrifted}|{_updateState}";
+
+    /// <summary>Fields of the retained status (DESIGN.md §5; the hub's DeviceStatusParser reads online, agentVersion, activeModel, updateState, health).</summary>
+    private void StatusFields(Utf8JsonWriter w)
+    {
+        w.WriteBoolean("online", true);
+        w.WriteString("deviceId", options.DeviceId);
+        w.WriteString("agentVersion", AgentCli.Version);
+        if (_outbox is { } o) w.WriteString("bootId", o.BootId);
+        if (_model is { } m)
+        {
+            w.WriteString("activeModel", $"{m.Manifest.Name}@{m.Manifest.Version}");
+            w.WriteStartObject("model");
+            w.WriteString("name", m.Manifest.Name);
+            w.WriteString("version", m.Manifest.Version);
+            w.WriteString("slot", m.Slot);
+            w.WriteBoolean("committed", m.Committed);
+            w.WriteEndObject();
+        }
+        else
+        {
+            w.WriteNull("activeModel");
+            w.WriteNull("model");
+        }
+        w.WriteString("updateState", _updateState);
+        w.WriteStartObject("health");
+        w.WriteBoolean("ready", status.IsReady);
+        w.WriteString("pipeline", _pipelineState);
+        w.WriteStartArray("stalled");
+        foreach (var s in liveness.StalledSources()) w.WriteStringValue(s);
+        w.WriteEndArray();
+        w.WriteString("cloudCircuit", _circuitOpen ? "open" : "closed");
+        w.WriteBoolean("drifted", _drift?.AnyDrifted ?? false);
+        w.WriteEndObject();
     }
 
     /// <summary>The first model family in the store with a verified active slot (one family per device today).</summary>
@@ -161,6 +297,20 @@ internal sealed class AgentService(AgentOptions options, ServiceStatus status, L
         foreach (string family in Directory.GetDirectories(modelStore).Order(StringComparer.Ordinal))
             if (UpdateManager.OpenActive(family) is { } active) return active;
         return null;
+    }
+
+    /// <summary>The persisted update phase of a family (an update interrupted by a restart shows where it stopped).</summary>
+    private string ReadUpdatePhase(string modelStore, string family)
+    {
+        try
+        {
+            return new UpdateStateStore(Path.Combine(modelStore, family)).ReadRecord()?.Phase.Wire() ?? "idle";
+        }
+        catch (Exception e) when (e is UpdateStateException or IOException or UnauthorizedAccessException)
+        {
+            _errors.Add("update", e.Message);
+            return "unknown";
+        }
     }
 
     private MqttClient CreateMqttClient()
@@ -187,22 +337,6 @@ internal sealed class AgentService(AgentOptions options, ServiceStatus status, L
         });
     }
 
-    private async Task ConnectOnceAsync(MqttClient mqtt, CancellationToken ct)
-    {
-        try
-        {
-            await mqtt.ConnectAsync(ct);
-            _log.LogInformation("MQTT connected to {Host}:{Port}", options.Mqtt.Host, options.Mqtt.Port);
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            // Offline start is normal on a device: the client keeps reconnecting, the outbox keeps data.
-            _log.LogWarning("MQTT broker {Host}:{Port} not reachable at start ({Reason}); working offline and retrying",
-                options.Mqtt.Host, options.Mqtt.Port, e.Message);
-            _errors.Add("mqtt", $"broker {options.Mqtt.Host}:{options.Mqtt.Port} not reachable: {e.Message}");
-        }
-    }
-
     private JsonElement StatusJson() => AgentControlCommands.Build(w =>
     {
         w.WriteStartObject();
@@ -225,12 +359,22 @@ internal sealed class AgentService(AgentOptions options, ServiceStatus status, L
             w.WriteNumber("local", p.Counters.Local);
             w.WriteNumber("cloud", p.Counters.Cloud);
             w.WriteNumber("fallback", p.Counters.Fallback);
+            w.WriteNumber("fallbackCasesQueued", p.Counters.FallbackCasesQueued);
             w.WriteNumber("telemetryCommitted", p.Counters.TelemetryCommitted);
             w.WriteNumber("badSamples", p.SensorStats.BadTotal);
+            w.WriteStartObject("fallbackReasons");
+            foreach (var reason in Enum.GetValues<Pipeline.Telemetry.FallbackReason>())
+                if (reason != Pipeline.Telemetry.FallbackReason.None && p.Counters.FallbackFor(reason) is > 0 and var n)
+                    w.WriteNumber(PipelineMetricsFeed.Wire(reason), n);
+            w.WriteEndObject();
             w.WriteEndObject();
         }
+        w.WriteString("pipeline", _pipelineState);
+        w.WriteString("cloudCircuit", options.Cloud.Enabled && _mqtt is not null ? (_circuitOpen ? "open" : "closed") : "disabled");
+        w.WriteString("updateState", _updateState);
         w.WriteString("mqtt", _mqtt is null ? "not configured" : _mqtt.State.ToString());
         if (_mqtt is not null) w.WriteString("mqttBroker", $"{options.Mqtt.Host}:{options.Mqtt.Port}");
+        if (_statusPublisher is { } sp) w.WriteNumber("statusPublished", sp.Published);
         if (_outbox is { } o)
         {
             w.WriteNumber("outboxDiskBytes", o.DiskBytes);

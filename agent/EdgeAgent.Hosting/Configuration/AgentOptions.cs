@@ -27,6 +27,9 @@ public sealed record AgentOptions
     public OutboxOptions Outbox { get; init; } = new();
     public MetricsOptions Metrics { get; init; } = new();
     public LoggingOptions Logging { get; init; } = new();
+    public CloudOptions Cloud { get; init; } = new();
+    public OutputsOptions Outputs { get; init; } = new();
+    public PipelineSettings Pipeline { get; init; } = new();
     /// <summary>
     /// The raw <c>sensors</c> section. Opaque here: the sensor library binds and validates it
     /// (pass its validator to <see cref="AgentOptionsBinder"/>).

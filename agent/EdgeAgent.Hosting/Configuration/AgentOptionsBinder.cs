@@ -40,6 +40,9 @@ public static class AgentOptionsBinder
         var outbox = BindOutbox(root.Section("Outbox"));
         var metrics = BindMetrics(root.Section("Metrics"));
         var logging = BindLogging(root.Section("Logging"), state);
+        var cloud = ServiceSectionsBinder.BindCloud(root.Section("Cloud"));
+        var outputs = ServiceSectionsBinder.BindOutputs(root.Section("Outputs"));
+        var pipeline = ServiceSectionsBinder.BindPipeline(root.Section("Pipeline"));
 
         var sensors = root.Opaque("Sensors");
         if (sensors is null)
@@ -62,6 +65,9 @@ public static class AgentOptionsBinder
             Outbox = outbox,
             Metrics = metrics,
             Logging = logging,
+            Cloud = cloud,
+            Outputs = outputs,
+            Pipeline = pipeline,
             Sensors = sensors,
         };
         return problems;

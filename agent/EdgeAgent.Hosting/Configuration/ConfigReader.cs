@@ -56,6 +56,37 @@ internal sealed class ConfigReader(IConfiguration section, string path, List<Con
         return n;
     }
 
+    public double Double(string key, double fallback, double min, double max)
+    {
+        var v = Raw(key);
+        if (string.IsNullOrWhiteSpace(v)) return fallback;
+        if (!double.TryParse(v.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out double n) || !(n >= min && n <= max))
+        {
+            Error(key, $"'{v}' is not a number between {min.ToString(CultureInfo.InvariantCulture)} and {max.ToString(CultureInfo.InvariantCulture)}");
+            return fallback;
+        }
+        return n;
+    }
+
+    /// <summary>A JSON array of strings (configuration flattens it to keys 0, 1, …); a single string counts as one item.</summary>
+    public IReadOnlyList<string> StringList(string key)
+    {
+        _known.Add(key);
+        var s = section.GetSection(key);
+        if (s.Value is { } single) return string.IsNullOrWhiteSpace(single) ? [] : [single.Trim()];
+        var items = new List<string>();
+        foreach (var child in s.GetChildren().OrderBy(c => int.TryParse(c.Key, NumberStyles.None, CultureInfo.InvariantCulture, out int i) ? i : int.MaxValue))
+        {
+            if (!int.TryParse(child.Key, NumberStyles.None, CultureInfo.InvariantCulture, out _) || child.Value is null)
+            {
+                Error(key, "expected a list of strings, for example [\"vibration_fault\"]");
+                return [];
+            }
+            if (!string.IsNullOrWhiteSpace(child.Value)) items.Add(child.Value.Trim());
+        }
+        return items;
+    }
+
     public bool Bool(string key, bool fallback)
     {
         var v = Raw(key);

@@ -66,6 +66,8 @@ public static class EffectiveConfigRenderer
             w.WriteNumber("fileSizeLimitBytes", o.Logging.FileSizeLimitBytes);
             w.WriteEndObject();
 
+            WriteServiceSections(w, o);
+
             if (o.Sensors is not null)
             {
                 w.WritePropertyName("sensors");
@@ -83,6 +85,62 @@ public static class EffectiveConfigRenderer
         using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
             WriteChildren(w, configuration.GetChildren().ToList());
         return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+    }
+
+    private static void WriteServiceSections(Utf8JsonWriter w, AgentOptions o)
+    {
+        var c = o.Cloud;
+        w.WriteStartObject("cloud");
+        w.WriteBoolean("enabled", c.Enabled);
+        w.WriteString("timeout", ConfigReader.FormatDuration(c.Timeout));
+        w.WriteNumber("requestsPerSecond", c.RequestsPerSecond);
+        w.WriteNumber("burst", c.Burst);
+        if (c.DailyBudget is { } daily) w.WriteNumber("dailyBudget", daily); else w.WriteString("dailyBudget", "unlimited");
+        w.WriteNumber("workers", c.Workers);
+        w.WriteNumber("queueCapacity", c.QueueCapacity);
+        w.WriteStartObject("circuit");
+        w.WriteNumber("minimumThroughput", c.Circuit.MinimumThroughput);
+        w.WriteNumber("failureRatio", c.Circuit.FailureRatio);
+        w.WriteString("samplingDuration", ConfigReader.FormatDuration(c.Circuit.SamplingDuration));
+        w.WriteString("breakDuration", ConfigReader.FormatDuration(c.Circuit.BreakDuration));
+        w.WriteEndObject();
+        w.WriteEndObject();
+
+        var outputs = o.Outputs;
+        w.WriteStartObject("outputs");
+        w.WriteBoolean("stdout", outputs.Stdout);
+        WriteOptional(w, "file", outputs.File);
+        if (outputs.Mqtt is { } m)
+        {
+            w.WriteStartObject("mqtt");
+            w.WriteString("topic", m.Topic);
+            w.WriteNumber("qos", m.QoS);
+            w.WriteBoolean("retain", m.Retain);
+            WriteOptional(w, "host", m.Host);
+            w.WriteNumber("port", m.Port);
+            w.WriteEndObject();
+        }
+        else w.WriteNull("mqtt");
+        if (outputs.Gpio is { } g)
+        {
+            w.WriteStartObject("gpio");
+            w.WriteString("valueFile", g.ValueFile);
+            w.WriteStartArray("activeLabels");
+            foreach (var label in g.ActiveLabels) w.WriteStringValue(label);
+            w.WriteEndArray();
+            w.WriteEndObject();
+        }
+        else w.WriteNull("gpio");
+        w.WriteEndObject();
+
+        var p = o.Pipeline;
+        w.WriteStartObject("pipeline");
+        if (p.OutOfDistributionThreshold is { } ood) w.WriteNumber("outOfDistributionThreshold", ood); else w.WriteNull("outOfDistributionThreshold");
+        w.WriteStartObject("drift");
+        w.WriteString("snapshotInterval", ConfigReader.FormatDuration(p.DriftSnapshotInterval));
+        if (p.DriftSnapshotEveryWindows is { } every) w.WriteNumber("snapshotEveryWindows", every); else w.WriteNull("snapshotEveryWindows");
+        w.WriteEndObject();
+        w.WriteEndObject();
     }
 
     private static void WriteOptional(Utf8JsonWriter w, string name, string? value)

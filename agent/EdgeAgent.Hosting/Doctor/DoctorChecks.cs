@@ -23,7 +23,9 @@ public sealed class OnnxRuntimeCheck(Func<string> probe) : IDoctorCheck
 }
 
 /// <summary>The configuration validated (problems found at load).</summary>
-public sealed class ConfigurationCheck(IReadOnlyList<ConfigProblem> problems) : IDoctorCheck
+/// <param name="problems">Problems found when loading.</param>
+/// <param name="configPath">The file that was loaded (named in the fix hint, so <c>--config</c> users are sent to their own file).</param>
+public sealed class ConfigurationCheck(IReadOnlyList<ConfigProblem> problems, string configPath = AgentOptions.DefaultConfigPath) : IDoctorCheck
 {
     public string Name => "config";
 
@@ -32,12 +34,16 @@ public sealed class ConfigurationCheck(IReadOnlyList<ConfigProblem> problems) : 
         var errors = problems.Where(p => p.Severity == ConfigProblemSeverity.Error).ToList();
         var warnings = problems.Where(p => p.Severity == ConfigProblemSeverity.Warning).ToList();
         DoctorResult r = errors.Count > 0
-            ? new(Name, DoctorStatus.Fail, string.Join("; ", errors.Select(p => $"{p.Path}: {p.Message}")), "edit /etc/edgeagent/agent.json, then run 'edgeagent config check'")
+            ? new(Name, DoctorStatus.Fail, string.Join("; ", errors.Select(p => $"{p.Path}: {p.Message}")), Hint)
             : warnings.Count > 0
-                ? new(Name, DoctorStatus.Warn, string.Join("; ", warnings.Select(p => $"{p.Path}: {p.Message}")), "edit /etc/edgeagent/agent.json, then run 'edgeagent config check'")
+                ? new(Name, DoctorStatus.Warn, string.Join("; ", warnings.Select(p => $"{p.Path}: {p.Message}")), Hint)
                 : DoctorResult.Ok(Name, "valid");
         return Task.FromResult(r);
     }
+
+    private string Hint => configPath == AgentOptions.DefaultConfigPath
+        ? $"edit {configPath}, then run 'edgeagent config check'"
+        : $"edit {configPath}, then run 'edgeagent config check --config {configPath}'";
 }
 
 /// <summary>Free space on the file system of the state directory (the outbox and model slots live there).</summary>
@@ -185,12 +191,14 @@ public static class StandardDoctorChecks
     /// <param name="onnxRuntimeProbe">Loads ONNX Runtime and returns its version (from the inference library).</param>
     /// <param name="sqliteIntegrity">The outbox database and a delegate running <c>PRAGMA integrity_check</c> on it; null skips the check (no outbox yet).</param>
     /// <param name="time">Clock to judge.</param>
+    /// <param name="configPath">The configuration file that was loaded.</param>
     public static IReadOnlyList<IDoctorCheck> Create(AgentOptions? options, IReadOnlyList<ConfigProblem> problems,
-        Func<string> onnxRuntimeProbe, (string Database, Func<CancellationToken, Task<string>> Check)? sqliteIntegrity, TimeProvider time)
+        Func<string> onnxRuntimeProbe, (string Database, Func<CancellationToken, Task<string>> Check)? sqliteIntegrity, TimeProvider time,
+        string configPath = AgentOptions.DefaultConfigPath)
     {
         var checks = new List<IDoctorCheck>
         {
-            new ConfigurationCheck(problems),
+            new ConfigurationCheck(problems, configPath),
             new OnnxRuntimeCheck(onnxRuntimeProbe),
             new ClockCheck(time, ClockCheck.DefaultNotBefore()),
         };

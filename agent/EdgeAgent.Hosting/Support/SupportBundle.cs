@@ -25,6 +25,12 @@ public sealed record SupportBundleContent
     /// lines — in case one was ever logged by mistake.
     /// </summary>
     public IReadOnlyList<string> Secrets { get; init; } = [];
+    /// <summary>Listing of the state directory (names, sizes, times; never file contents), or null.</summary>
+    public string? StateListing { get; init; }
+    /// <summary>Further snapshots by entry name (e.g. <c>state/status.json</c>, <c>metrics.txt</c>), scrubbed like everything else.</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> Snapshots { get; init; } = [];
+    /// <summary>Told the name of each entry before it is written (progress display).</summary>
+    public Action<string>? Progress { get; init; }
 }
 
 /// <summary>
@@ -32,7 +38,7 @@ public sealed record SupportBundleContent
 /// credentials — effective configuration (redacted), recent logs, state summary, doctor report, system facts.
 /// </summary>
 /// <remarks>Thread-safe (stateless). Reads logs while the agent may be writing them: files are opened with sharing.</remarks>
-public static class SupportBundle
+public static partial class SupportBundle
 {
     public const string Redacted = Configuration.EffectiveConfigRenderer.Redacted;
 
@@ -51,6 +57,7 @@ public static class SupportBundle
         {
             async Task AddText(string name, string text)
             {
+                content.Progress?.Invoke(name);
                 var entry = new PaxTarEntry(TarEntryType.RegularFile, $"{root}/{name}")
                 {
                     Mode = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead,
@@ -67,11 +74,16 @@ public static class SupportBundle
                 "logs/                  newest agent log files (tail)\n" +
                 "state/summary.json     models, outbox, update state as reported by the running agent\n" +
                 "doctor.txt             results of 'edgeagent doctor'\n" +
-                "system.txt             OS, runtime, architecture\n").ConfigureAwait(false);
+                "system.txt             OS, runtime, architecture\n" +
+                "state/listing.txt      names and sizes of the files in the state directory (no contents)\n" +
+                "state/*.json           status, models, outbox and drift as answered by the running agent\n" +
+                "metrics.txt            Prometheus metrics scraped from the running agent\n").ConfigureAwait(false);
             await AddText("config/effective.json", content.EffectiveConfigJson).ConfigureAwait(false);
             await AddText("system.txt", SystemFacts(now)).ConfigureAwait(false);
             await AddText("state/summary.json", content.StateSummaryJson ?? "{ \"error\": \"the agent did not answer: not running or not reachable\" }").ConfigureAwait(false);
             if (content.DoctorReport is not null) await AddText("doctor.txt", content.DoctorReport).ConfigureAwait(false);
+            if (content.StateListing is not null) await AddText("state/listing.txt", content.StateListing).ConfigureAwait(false);
+            foreach (var (name, text) in content.Snapshots) await AddText(name, text).ConfigureAwait(false);
 
             if (content.LogDirectory is not null && Directory.Exists(content.LogDirectory))
             {
@@ -114,7 +126,39 @@ public static class SupportBundle
     internal static string Scrub(string text, IReadOnlyList<string> secrets)
     {
         foreach (var s in secrets) text = text.Replace(s, Redacted, StringComparison.Ordinal);
-        return text;
+        return PrivateKeyBlock().Replace(text, "-----" + Redacted + " PRIVATE KEY-----");
+    }
+
+    /// <summary>A PEM private key block (any algorithm, encrypted or not), should one ever end up in a log line.</summary>
+    [System.Text.RegularExpressions.GeneratedRegex(@"-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----[\s\S]*?(-----END \1PRIVATE KEY-----|$)")]
+    private static partial System.Text.RegularExpressions.Regex PrivateKeyBlock();
+
+    /// <summary>
+    /// A listing of <paramref name="directory"/> (relative path, size, modification time), at most
+    /// <paramref name="maxEntries"/> entries: what an engineer needs to see the state, without any file's contents.
+    /// </summary>
+    public static string ListDirectory(string directory, int maxEntries = 2000)
+    {
+        if (!Directory.Exists(directory)) return $"{directory}: does not exist\n";
+        var b = new StringBuilder();
+        b.Append(directory).Append('\n');
+        int n = 0;
+        try
+        {
+            foreach (var entry in new DirectoryInfo(directory).EnumerateFileSystemInfos("*", new EnumerationOptions { RecurseSubdirectories = true, IgnoreInaccessible = true })
+                .OrderBy(e => e.FullName, StringComparer.Ordinal))
+            {
+                if (++n > maxEntries) { b.Append("[... more entries omitted ...]\n"); break; }
+                string rel = Path.GetRelativePath(directory, entry.FullName);
+                string size = entry is FileInfo f ? f.Length.ToString(System.Globalization.CultureInfo.InvariantCulture) : "dir";
+                b.Append(System.Globalization.CultureInfo.InvariantCulture, $"{entry.LastWriteTimeUtc:yyyy-MM-ddTHH:mm:ssZ} {size,12} {rel}\n");
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            b.Append("[listing stopped: ").Append(e.Message).Append("]\n");
+        }
+        return b.ToString();
     }
 
     private static string SystemFacts(DateTimeOffset now) =>

@@ -11,6 +11,13 @@ public sealed class LivenessMonitor(TimeProvider time)
 {
     private readonly object _gate = new();
     private LivenessSource[] _sources = [];
+    private bool _everRegistered;
+
+    /// <summary>
+    /// False until the first loop registers. Before that nothing can vouch for the agent, so the watchdog must not
+    /// claim health (a start-up that hangs before the pipeline exists would otherwise be fed forever).
+    /// </summary>
+    public bool AnySourceRegistered => Volatile.Read(ref _everRegistered);
 
     public TimeProvider Time { get; } = time;
 
@@ -20,6 +27,7 @@ public sealed class LivenessMonitor(TimeProvider time)
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(maxSilence, TimeSpan.Zero);
         var source = new LivenessSource(this, name, maxSilence);
         lock (_gate) _sources = [.. _sources, source];
+        Volatile.Write(ref _everRegistered, true);
         return source;
     }
 

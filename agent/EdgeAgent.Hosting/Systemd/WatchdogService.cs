@@ -9,7 +9,7 @@ namespace EdgeAgent.Hosting.Systemd;
 /// A hung pipeline or MQTT loop therefore gets the agent restarted by systemd (<c>Restart=on-failure</c>),
 /// whereas a timer-driven ping alone would keep a wedged process alive forever.
 /// </summary>
-/// <remarks>Does nothing when the watchdog is not enabled for this process (no <c>WATCHDOG_USEC</c>,
+/// <remarks>No ping is sent before the first liveness source registers. Does nothing when the watchdog is not enabled for this process (no <c>WATCHDOG_USEC</c>,
 /// or <c>WATCHDOG_PID</c> names another process).</remarks>
 public sealed class WatchdogService(
     SystemdEnvironment environment, SystemdNotifier notifier, LivenessMonitor monitor, ServiceStatus status, ILogger<WatchdogService> logger)
@@ -47,6 +47,9 @@ public sealed class WatchdogService(
     /// <summary>One watchdog decision: ping when healthy, otherwise withhold the ping. Returns whether it pinged.</summary>
     internal bool Tick()
     {
+        // No loop has registered yet (host starting, model loading): nothing vouches for progress, so no ping.
+        // systemd's start timeout covers this phase; WatchdogSec applies once the loops run.
+        if (!monitor.AnySourceRegistered) return false;
         var stalled = monitor.StalledSources();
         if (stalled.Count == 0)
         {

@@ -36,18 +36,24 @@ public readonly record struct CloudOutcome(CloudInferenceResponse? Response, Fal
 /// </remarks>
 public sealed class CloudTier : IAsyncDisposable
 {
-    private readonly MqttRequestClient _requests;
+    private readonly MqttClient _client;
     private readonly ResiliencePipeline _resilience;
     private readonly CloudTierOptions _options;
+    private readonly SemaphoreSlim _attach = new(1, 1);
+    private MqttRequestClient? _requests;
     private long _attempts;
 
-    private CloudTier(MqttRequestClient requests, ResiliencePipeline resilience, CloudRequestBudget budget, CloudTierOptions options)
+    private CloudTier(MqttClient client, MqttRequestClient? requests, ResiliencePipeline resilience, CloudRequestBudget budget, CloudTierOptions options)
     {
+        _client = client;
         _requests = requests;
         _resilience = resilience;
         Budget = budget;
         _options = options;
     }
+
+    /// <summary>True once the response topic is subscribed (<see cref="CreateAsync"/> or <see cref="AttachAsync"/>).</summary>
+    public bool IsAttached => Volatile.Read(ref _requests) is not null;
 
     public CloudTierOptions Options => _options;
     public CloudRequestBudget Budget { get; }
@@ -62,10 +68,42 @@ public sealed class CloudTier : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(client);
         ArgumentNullException.ThrowIfNull(resilience);
         ArgumentNullException.ThrowIfNull(budget);
+        var tier = CreateDetached(client, resilience, budget, options);
+        await tier.AttachAsync(cancellationToken).ConfigureAwait(false);
+        return tier;
+    }
+
+    /// <summary>
+    /// A tier that is not subscribed yet, for a device that starts offline: until <see cref="AttachAsync"/> succeeds
+    /// (call it once the client has connected) every request falls back at once with reason <c>offline</c>.
+    /// Later reconnects need nothing: the client re-subscribes the response topic itself.
+    /// </summary>
+    public static CloudTier CreateDetached(MqttClient client, ResiliencePipeline resilience, CloudRequestBudget budget, CloudTierOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        ArgumentNullException.ThrowIfNull(resilience);
+        ArgumentNullException.ThrowIfNull(budget);
         EdgeAgent.Telemetry.Wire.TelemetryStreams.ValidateDeviceId(options.DeviceId);
-        if (options.Timeout <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(options), options.Timeout, "pipeline.cloud.timeout: must be positive");
-        var requests = await MqttRequestClient.CreateAsync(client, options.ResponseTopic, cancellationToken).ConfigureAwait(false);
-        return new CloudTier(requests, resilience, budget, options);
+        if (options.Timeout <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(options), options.Timeout, "cloud.timeout: must be positive");
+        return new CloudTier(client, null, resilience, budget, options);
+    }
+
+    /// <summary>Subscribes the response topic (MQTT 5 only); does nothing when already attached. Safe to call concurrently.</summary>
+    /// <exception cref="MqttClientNotConnectedException">The client is not connected; call again after it connects.</exception>
+    public async Task AttachAsync(CancellationToken cancellationToken = default)
+    {
+        if (IsAttached) return;
+        await _attach.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (IsAttached) return;
+            var requests = await MqttRequestClient.CreateAsync(_client, _options.ResponseTopic, cancellationToken).ConfigureAwait(false);
+            Volatile.Write(ref _requests, requests);
+        }
+        finally
+        {
+            _attach.Release();
+        }
     }
 
     /// <summary>Sends <paramref name="request"/> and waits at most <see cref="CloudTierOptions.Timeout"/> for the answer.</summary>
@@ -83,11 +121,13 @@ public sealed class CloudTier : IAsyncDisposable
             // The answer is useless after the deadline; let the broker drop a request it could not deliver in time (MQTT 5 §3.3.2.3.3).
             MessageExpiryInterval = (uint)Math.Max(1, Math.Ceiling(_options.Timeout.TotalSeconds)),
         };
+        if (Volatile.Read(ref _requests) is not { } requests)
+            return new CloudOutcome(null, FallbackReason.Offline, "cloud tier not attached yet: MQTT has not connected since start");
         try
         {
             var response = await _resilience.ExecuteAsync(static async (state, token) =>
             {
-                var (self, msg) = state;
+                var (self, requests, msg) = state;
                 Interlocked.Increment(ref self._attempts);
                 // The timeout covers the publish too: with a stalled broker the PUBACK never comes.
                 using var deadline = CancellationTokenSource.CreateLinkedTokenSource(token);
@@ -95,14 +135,14 @@ public sealed class CloudTier : IAsyncDisposable
                 MqttApplicationMessage reply;
                 try
                 {
-                    reply = await self._requests.RequestAsync(msg, self._options.Timeout, deadline.Token).ConfigureAwait(false);
+                    reply = await requests.RequestAsync(msg, self._options.Timeout, deadline.Token).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException) when (!token.IsCancellationRequested)
                 {
                     throw new TimeoutException($"no answer on '{self._options.ResponseTopic}' within {self._options.Timeout.TotalMilliseconds:0} ms");
                 }
                 return Parse(reply.Payload);
-            }, (this, message), cancellationToken).ConfigureAwait(false);
+            }, (this, requests, message), cancellationToken).ConfigureAwait(false);
             return new CloudOutcome(response, FallbackReason.None, null);
         }
         catch (BrokenCircuitException e) { return new CloudOutcome(null, FallbackReason.CircuitOpen, e.Message); }
@@ -136,5 +176,9 @@ public sealed class CloudTier : IAsyncDisposable
         return response;
     }
 
-    public ValueTask DisposeAsync() => _requests.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _requests, null) is { } requests) await requests.DisposeAsync().ConfigureAwait(false);
+        _attach.Dispose();
+    }
 }

@@ -20,6 +20,11 @@ public sealed record DriftMonitorOptions
     public double OodTailRank { get; init; } = 0.005;
     /// <summary>Compaction randomness (seed it for reproducible sketches).</summary>
     public Random? Random { get; init; }
+    /// <summary>
+    /// Told about every snapshot as it is taken (live views such as <c>edgeagent drift show</c> and metrics).
+    /// Called on the inference loop: keep it cheap, do not block, and do not keep the list beyond copying it.
+    /// </summary>
+    public Action<IReadOnlyList<DriftWindowSnapshot>>? SnapshotTaken { get; init; }
 }
 
 /// <summary>
@@ -180,6 +185,7 @@ public sealed class DriftMonitor
         if (!double.IsNaN(worst)) Volatile.Write(ref _lastScore, worst);
         _windows = 0;
         _start = _end;
+        _options.SnapshotTaken?.Invoke(snapshots);
         return snapshots;
     }
 }
