@@ -66,6 +66,17 @@ public sealed class WatchdogTests
     }
 
     [Fact]
+    public void No_ping_is_sent_before_the_first_liveness_source_registers()
+    {
+        using var rig = new Rig();
+        Assert.False(rig.Watchdog.Tick());
+        Assert.False(rig.Watchdog.Tick());
+        Assert.Equal(0, rig.Watchdog.PingsSent);
+        using var pipeline = rig.Monitor.Register("pipeline", TimeSpan.FromSeconds(10));
+        Assert.True(rig.Watchdog.Tick());
+    }
+
+    [Fact]
     public void A_disposed_source_no_longer_counts()
     {
         using var rig = new Rig();

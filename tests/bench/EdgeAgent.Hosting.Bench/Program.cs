@@ -4,6 +4,8 @@
 //   control socket request        vs  a raw Unix-socket echo round trip (connect, 4+N bytes each way)
 //   GET /metrics over HTTP        vs  rendering the same registry in-process
 // Usage: dotnet run -c Release --project tests/bench/EdgeAgent.Hosting.Bench [-- iterations-scale]
+//        dotnet run -c Release --project tests/bench/EdgeAgent.Hosting.Bench -- startup ROUNDS AGENT [AGENT ...]
+//        (agent start-to-READY and RSS; see StartupBench.cs)
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
@@ -11,6 +13,12 @@ using System.Text.Json;
 using EdgeAgent.Hosting.Control;
 using EdgeAgent.Hosting.Metrics;
 using Microsoft.Extensions.Logging.Abstractions;
+
+if (args.Length > 2 && args[0] == "startup")
+{
+    await StartupBench.RunAsync(args[2..], int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture));
+    return;
+}
 
 double scale = args.Length > 0 ? double.Parse(args[0], System.Globalization.CultureInfo.InvariantCulture) : 1;
 int N(int n) => Math.Max(1, (int)(n * scale));
@@ -59,7 +67,7 @@ Row($"Counter.Inc, {threads} threads same counter", $"{cInc:0.0} ns/op", $"{cBas
 
 // --- scrape --------------------------------------------------------------------------------------
 for (int m = 0; m < 20; m++) metrics.InferenceLatency.WithLabels($"model{m}").Observe(0.003);
-for (int f = 0; f < 64; f++) metrics.DriftScore.WithLabels("kws", $"f{f}").Set(f * 0.01);
+for (int f = 0; f < 64; f++) metrics.DriftScore.WithLabels("kws", $"f{f}", "psi").Set(f * 0.01);
 int renders = N(2000);
 string text = registry.Render();
 for (int i = 0; i < renders / 4; i++) text = registry.Render(); // tier-up before timing
