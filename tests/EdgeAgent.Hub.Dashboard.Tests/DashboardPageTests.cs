@@ -39,12 +39,7 @@ public sealed class DashboardPageTests(DashboardBrowserFixture fixture) : IAsync
 
     private async Task<string> MainTextAsync() => await Page.TextAsync("#main");
 
-    private async Task ScreenshotAsync(string name)
-    {
-        if (DashboardBrowserFixture.ScreenshotDirectory is not { } dir) return;
-        Directory.CreateDirectory(dir);
-        await File.WriteAllBytesAsync(Path.Combine(dir, name + ".png"), await Page.ScreenshotAsync());
-    }
+    private Task ScreenshotAsync(string name) => DashboardBrowserFixture.ScreenshotAsync(Page, name);
 
     private void AssertNoConsoleErrors() => Assert.True(Page.Errors.Count == 0, "console errors: " + string.Join("\n", Page.Errors));
 

@@ -16,6 +16,14 @@ public sealed class DashboardBrowserFixture : IAsyncLifetime
     /// <summary>Where screenshots go (<c>EDGEAGENT_SCREENSHOTS</c>), or null to take none.</summary>
     public static string? ScreenshotDirectory => Environment.GetEnvironmentVariable("EDGEAGENT_SCREENSHOTS") is { Length: > 0 } d ? d : null;
 
+    /// <summary>Writes a full-page PNG of <paramref name="page"/> to <see cref="ScreenshotDirectory"/> when it is set.</summary>
+    public static async Task ScreenshotAsync(Browser.BrowserPage page, string name)
+    {
+        if (ScreenshotDirectory is not { } dir) return;
+        Directory.CreateDirectory(dir);
+        await File.WriteAllBytesAsync(Path.Combine(dir, name + ".png"), await page.ScreenshotAsync());
+    }
+
     public async Task InitializeAsync()
     {
         _browser = await HeadlessChromium.LaunchAsync();

@@ -43,18 +43,21 @@ function controls(r, ctx) {
 function healthTable(health, thresholds) {
   if (!health) return h('div', { class: 'empty' }, 'no health figures yet');
   const t = thresholds || {};
+  const none = v => v === null || v === undefined;
+  // verdict: null while there is nothing to judge (no reports / too few predictions), else whether the limit is crossed.
+  const judge = (measured, limit, over) => none(measured) || none(limit) ? null : over(measured, limit);
   const rows = [
-    { name: 'Refusal ratio', value: fmtPct(health.refusalRatio), limit: t.maxRefusalRatio, bad: health.refusalRatio > t.maxRefusalRatio, fmt: fmtPct },
-    { name: 'Rollback ratio', value: fmtPct(health.rollbackRatio), limit: t.maxRollbackRatio, bad: health.rollbackRatio > t.maxRollbackRatio, fmt: fmtPct },
-    { name: 'Fallback rate', value: `${fmtPct(health.fallbackRate)} of ${fmtInt(health.predictions)}`, limit: t.maxFallbackRate, bad: health.fallbackRate > t.maxFallbackRate, fmt: fmtPct },
-    { name: 'Mean confidence', value: fmtNum(health.meanConfidence), limit: t.minMeanConfidence, bad: health.meanConfidence !== null && health.meanConfidence < t.minMeanConfidence, fmt: v => `≥ ${fmtNum(v)}` },
-    { name: 'Drift PSI', value: health.driftPsi === null || health.driftPsi === undefined ? '–' : `${fmtNum(health.driftPsi)} (${health.driftFeature})`, limit: t.maxDriftPsi, bad: health.driftPsi > t.maxDriftPsi, fmt: fmtNum },
+    { name: 'Refusal ratio', value: fmtPct(health.refusalRatio), limit: t.maxRefusalRatio, fmt: fmtPct, bad: judge(health.refusalRatio, t.maxRefusalRatio, (m, l) => m > l) },
+    { name: 'Rollback ratio', value: fmtPct(health.rollbackRatio), limit: t.maxRollbackRatio, fmt: fmtPct, bad: judge(health.rollbackRatio, t.maxRollbackRatio, (m, l) => m > l) },
+    { name: 'Fallback rate', value: `${fmtPct(health.fallbackRate)} of ${fmtInt(health.predictions)}`, limit: t.maxFallbackRate, fmt: fmtPct, bad: judge(health.fallbackRate, t.maxFallbackRate, (m, l) => m > l) },
+    { name: 'Mean confidence', value: fmtNum(health.meanConfidence), limit: t.minMeanConfidence, fmt: v => `≥ ${fmtNum(v)}`, bad: judge(health.meanConfidence, t.minMeanConfidence, (m, l) => m < l) },
+    { name: 'Drift PSI', value: none(health.driftPsi) ? '–' : `${fmtNum(health.driftPsi)} (${health.driftFeature})`, limit: t.maxDriftPsi, fmt: fmtNum, bad: judge(health.driftPsi, t.maxDriftPsi, (m, l) => m > l) },
   ];
   return table([
     { title: 'Figure', value: x => x.name },
     { title: 'Measured', value: x => x.value, num: true },
-    { title: 'Limit', value: x => (x.limit === null || x.limit === undefined ? 'not checked' : x.fmt(x.limit)), num: true },
-    { title: '', value: x => badge(x.bad ? 'over' : 'ok', x.bad ? 'bad' : 'ok') },
+    { title: 'Limit', value: x => (none(x.limit) ? 'not checked' : x.fmt(x.limit)), num: true },
+    { title: '', value: x => x.bad === null ? badge('no data', 'label') : badge(x.bad ? 'over' : 'ok', x.bad ? 'bad' : 'ok') },
   ], rows);
 }
 
