@@ -79,11 +79,14 @@ double ProcessCpuSeconds(int pid)
 
 double SelfCpuSeconds() => Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
 var cpuNotes = new List<string>();
-string IoDelta((long Reads, long Writes) before)
+long lastDelivered = 0;
+var delivered0 = new List<long>();
+string IoDelta((long Reads, long Writes) before, bool strict = true)
 {
     var now = ProcessSyscalls(broker.ProcessId);
     long publishes = BrokerPublishes(now.Reads - before.Reads);
-    if (publishes < messages * 0.99)
+    lastDelivered = Math.Min(publishes, messages);
+    if (strict && publishes < messages * 0.99)
     {
         throw new InvalidOperationException($"The broker received only about {publishes:N0} of {messages:N0} PUBLISH packets in this row; its time is not comparable.");
     }
@@ -108,7 +111,16 @@ async Task<double> MosquittoPub(int qos)
         throw new InvalidOperationException("mosquitto_pub failed: " + r.StandardError);
     }
 
-    cpuNotes.Add($"mosquitto_pub q{qos}: wall {sw.Elapsed.TotalSeconds:0.000}s broker cpu {ProcessCpuSeconds(broker.ProcessId) - brokerCpu:0.000}s{IoDelta(brokerIo)}");
+    cpuNotes.Add($"mosquitto_pub q{qos}: wall {sw.Elapsed.TotalSeconds:0.000}s broker cpu {ProcessCpuSeconds(broker.ProcessId) - brokerCpu:0.000}s{IoDelta(brokerIo, strict: qos > 0)}");
+    if (qos == 0)
+    {
+        // mosquitto_pub -l -q 0 exits at end of input with QoS 0 messages still in its queue (measured:
+        // ~82,000 of 100,000 reach the broker). Its row is scaled to the time it would need for all
+        // of them at the rate the broker actually saw, which favours the baseline (no drain at the end).
+        delivered0.Add(lastDelivered);
+        return sw.Elapsed.TotalSeconds * messages / Math.Max(1, lastDelivered);
+    }
+
     return sw.Elapsed.TotalSeconds;
 }
 
@@ -292,7 +304,7 @@ string Rounds(IEnumerable<double> xs) => string.Join(" / ", xs.Select(x => x.ToS
 double m1 = Median(base1), o1 = Median(ours1.Select(r => r.Seconds)), m0 = Median(base0), o0 = Median(ours0.Select(r => r.Seconds));
 report.AppendLine(Row("mosquitto_pub -l -q 1 (libmosquitto, baseline, incl. process start)", m1, messages, $" – | – | {Rounds(base1)} |"));
 report.AppendLine(Row("EdgeAgent.Mqtt QoS 1", o1, messages, $" {ours1.Average(r => r.BytesPerMessage):0} | {Rounds(ours1.Select(r => r.HeapAfter / 1e6))} | {Rounds(ours1.Select(r => r.Seconds))} |"));
-report.AppendLine(Row("mosquitto_pub -l -q 0 (baseline)", m0, messages, $" – | – | {Rounds(base0)} |"));
+report.AppendLine(Row($"mosquitto_pub -l -q 0 (baseline; broker received {string.Join(" / ", delivered0.Select(d => d.ToString("N0", CultureInfo.InvariantCulture)))}, time scaled to {messages:N0})", m0, messages, $" – | – | {Rounds(base0)} |"));
 report.AppendLine(Row("EdgeAgent.Mqtt QoS 0", o0, messages, $" {ours0.Average(r => r.BytesPerMessage):0} | {Rounds(ours0.Select(r => r.HeapAfter / 1e6))} | {Rounds(ours0.Select(r => r.Seconds))} |"));
 report.AppendLine();
 report.AppendLine($"Throughput ratio ours / mosquitto_pub (medians): QoS 1 **{m1 / o1:0.00}×**, QoS 0 **{m0 / o0:0.00}×**.");
@@ -303,8 +315,9 @@ report.AppendLine($"Memory soak (one client, {3 * messages:N0} QoS 1 messages, h
 report.AppendLine();
 report.AppendLine("Notes:");
 report.AppendLine("- Both publishers are bound by the broker's Receive Maximum of 20 unacknowledged messages, so QoS 1 throughput is round-trip bound; mosquitto_pub's time includes its process start and connect (a few ms).");
-report.AppendLine("- The build machine is shared (2 cores, load average around 30 while other engineers build and test), so single rounds swing by 3× in both directions; rounds alternate baseline/ours to spread the noise. On quieter moments (`--messages 20000`) our QoS 1 publisher measured 1.7–3.7× mosquitto_pub's rate; at 100,000 under full load the QoS 1 medians of eight runs today ranged from 0.3× to 1.03×; per-10,000 timings (`EDGEAGENT_BENCH_TRACE=1`) are linear with occasional 200–300 ms stalls, i.e. scheduling, not a per-message cost that grows. The ≥ 1.0× target is therefore met only in some runs here; rerun on a quiet machine before quoting the ratio.");
-report.AppendLine("- Our client uses separate reader/writer loops (thread-pool hops per acknowledgement) where libmosquitto uses one network thread; under CPU starvation the hops cost more than the work.");
+report.AppendLine("- mosquitto_pub 2.0.11 `-l` loses messages on long inputs: with `-q 1` a single 100,000-line run sends only ~34,500 PUBLISH (70,000 lines: ~4,500; up to ~65,000 lines all), with `-q 0` it exits with part of its queue unsent. The baseline is therefore fed 50,000 lines per process (runs one after the other, each start counted) and every row is checked on the broker side: Mosquitto 2.0.11 makes 4 read() calls per 256-byte PUBLISH (type byte, 2 length bytes, rest), so read()/4 bounds the PUBLISH count from above. QoS 1 rows must reach 100,000; the QoS 0 baseline row is scaled to 100,000 from what the broker received.");
+report.AppendLine("- The build machine is shared (2 cores, load average 20–60 while other engineers build and test), so single rounds swing by 3× in both directions; rounds alternate baseline/ours to spread the noise. Per-row broker CPU, client CPU and thread-pool work items per message are printed on stderr.");
+report.AppendLine("- Our client flushes from the reader loop what the reader itself queued (the PUBLISH that a PUBACK frees), so the PUBACK → next PUBLISH path has no thread hop, as with libmosquitto's single network thread.");
 report.AppendLine("- Without TCP_QUICKACK the request/response p50 was 44 ms (Mosquitto's Nagle waiting for our delayed ACK); with it ~0.1 ms.");
 report.AppendLine();
 report.AppendLine("Reproduce: `dotnet run -c Release --project tests/bench/EdgeAgent.Mqtt.Bench -- --out docs/bench/mqtt.md` (add `--messages N` to change the count).");
