@@ -58,37 +58,39 @@ public sealed record RolloutStep(double Percent, long BakeSeconds, int MinDevice
 /// ML-health limits. A null limit is not checked. Ratios are over the devices that reported a final
 /// outcome for the release; prediction figures need <see cref="MinPredictions"/> predictions and drift
 /// needs <see cref="MinDriftSamples"/> samples of a feature before they can halt anything. A null limit is
-/// written as null (not omitted), so a disabled limit stays disabled when read back.
+/// written as null (not omitted), so a disabled limit stays disabled when read back. Setters rather than
+/// init: System.Text.Json source generation sets every init-only property, so an omitted limit would
+/// read as 0 instead of its default. Treat instances as immutable.
 /// </summary>
 public sealed record RolloutThresholds
 {
     /// <summary>Devices that refused the release (validation: golden vectors, latency, contract, hash...) over devices reporting.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.Never)]
-    public double? MaxRefusalRatio { get; init; } = 0.2;
+    public double? MaxRefusalRatio { get; set; } = 0.2;
 
     /// <summary>Devices that rolled the release back by themselves (health window) over devices reporting.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.Never)]
-    public double? MaxRollbackRatio { get; init; } = 0.1;
+    public double? MaxRollbackRatio { get; set; } = 0.1;
 
     /// <summary>Share of predictions of the release that needed the cloud tier and did not get it (<c>decidedBy: fallback</c>).</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.Never)]
-    public double? MaxFallbackRate { get; init; } = 0.2;
+    public double? MaxFallbackRate { get; set; } = 0.2;
 
     /// <summary>Mean top-class probability of the release's own (local) answers.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.Never)]
-    public double? MinMeanConfidence { get; init; } = 0.5;
+    public double? MinMeanConfidence { get; set; } = 0.5;
 
     /// <summary>Largest PSI of any input feature (devices' windows merged) against the release's reference profile.</summary>
     [JsonIgnore(Condition = JsonIgnoreCondition.Never)]
-    public double? MaxDriftPsi { get; init; } = 0.25;
+    public double? MaxDriftPsi { get; set; } = 0.25;
 
     /// <summary>Predictions needed before fallback rate and confidence are judged.</summary>
-    public int MinPredictions { get; init; } = 100;
+    public int MinPredictions { get; set; } = 100;
 
     /// <summary>Samples of a feature needed before its PSI is judged (PSI of small samples is noise: REFERENCE.md).</summary>
-    public long MinDriftSamples { get; init; } = 1000;
+    public long MinDriftSamples { get; set; } = 1000;
 
-    public static RolloutThresholds Default { get; } = new();
+    public static RolloutThresholds Default => new();
 }
 
 /// <summary>A rollout as stored.</summary>
