@@ -17,7 +17,7 @@ public static class ScenarioCatalog
         new(new DiskFullScenario(), 1, 3),
         new(new ClockJumpScenario(), 2, 6),
         new(new CorruptMirrorScenario(), 3, 8),
-        new(new UpdateKillScenario(), 6, 40),
+        new(new UpdateKillScenario(), 4, 40),
     ];
 
     public static CatalogEntry Find(string name) =>

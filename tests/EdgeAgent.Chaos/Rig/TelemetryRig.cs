@@ -145,7 +145,7 @@ public sealed class TelemetryRig : IAsyncDisposable
 
         // The hub may still be draining what the broker holds for it.
         DeliveryReport report = DeliveryCheck.Run(Hub.StorePath, Agent.OutboxPath, DeviceId, Witness.CommittedAtLeast);
-        var catchUp = DateTime.UtcNow.AddSeconds(30);
+        var catchUp = DateTime.UtcNow.AddSeconds(Run.IsShort ? 15 : 30);
         while (report.Missing > 0 && DateTime.UtcNow < catchUp)
         {
             await Task.Delay(500, ct).ConfigureAwait(false);

@@ -16,6 +16,7 @@ public sealed class HubRestartScenario : IChaosScenario
 
     public async Task<string> RunAsync(ChaosRun run, CancellationToken ct)
     {
+        int startFailures = 0;
         await using var rig = await TelemetryRig.StartAsync(run, new TelemetryRig.Options(), ct);
         for (int round = 1; round <= run.Rounds; round++)
         {
@@ -25,11 +26,34 @@ public sealed class HubRestartScenario : IChaosScenario
             await rig.Hub.KillAsync();
             run.Log($"round {round}: hub SIGKILLed; down for {down.TotalMilliseconds:0} ms");
             await Task.Delay(down, ct);
-            await rig.Hub.StartAgainAsync(ct);
+            startFailures += await StartHubAsync(rig, run, round, ct);
             run.Log($"round {round}: hub answering again");
         }
         await TelemetryRig.LoadAsync(TimeSpan.FromSeconds(2), ct);
         var report = await rig.VerifyRecoveryAsync(TimeSpan.FromSeconds(60), ct);
-        return $"hubKills={run.Rounds} {report.Figures} recovery={rig.RecoverySeconds:0.0}s";
+        return $"hubKills={run.Rounds} hubStartFailures={startFailures} {report.Figures} recovery={rig.RecoverySeconds:0.0}s";
+    }
+
+    /// <summary>
+    /// Starts the hub again; a hub that dies during start-up is a problem, and is started again the way
+    /// systemd's <c>Restart=always</c> would (three tries) so the delivery check still gets its figures.
+    /// Returns how many starts failed.
+    /// </summary>
+    private static async Task<int> StartHubAsync(TelemetryRig rig, ChaosRun run, int round, CancellationToken ct)
+    {
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                await rig.Hub.StartAgainAsync(ct);
+                return attempt - 1;
+            }
+            catch (InvalidOperationException e) when (attempt < 3)
+            {
+                var log = await File.ReadAllLinesAsync(Path.Combine(run.LogDirectory, "hub", "hub.log"), ct);
+                var cause = log.LastOrDefault(l => l.Contains("Exception:", StringComparison.Ordinal))?.Trim() ?? "no exception in hub.log";
+                run.Fail($"round {round}: {e.Message.Split(';')[0]} ({cause})");
+            }
+        }
     }
 }

@@ -28,12 +28,20 @@ public sealed class NetworkCutScenario : IChaosScenario
             var length = how == LinkCut.Reset
                 ? TimeSpan.FromMilliseconds(run.Random.Next(1000, run.IsShort ? 2500 : 6000))
                 : TimeSpan.FromMilliseconds(run.Random.Next(8000, run.IsShort ? 9500 : 15000));
+            long resetBefore = proxy.ConnectionsReset;
+            var before = rig.Witness.Last;
             proxy.Cut(how);
             if (how == LinkCut.Reset) resets++; else blackholes++;
-            run.Log($"round {round}: link {how} for {length.TotalMilliseconds:0} ms (outbox depth {rig.Witness.Last?.Depth})");
+            run.Log($"round {round}: link {how} for {length.TotalMilliseconds:0} ms (outbox depth {before?.Depth})");
             await Task.Delay(length, ct);
+            var during = rig.Witness.Last;
             proxy.Restore();
-            run.Log($"round {round}: link restored (outbox depth {rig.Witness.Last?.Depth})");
+            run.Log($"round {round}: link restored (outbox depth {during?.Depth})");
+            // The fault reached the agent: nothing was delivered, so its backlog grew.
+            run.Check(during is not null && before is not null && during.Depth > before.Depth + 10,
+                $"round {round}: the outbox did not grow during the {how} ({before?.Depth} → {during?.Depth}): the cut did not reach the agent");
+            if (how == LinkCut.Reset)
+                run.Check(proxy.ConnectionsReset > resetBefore, $"round {round}: the reset found no connection to reset");
         }
         await TelemetryRig.LoadAsync(TimeSpan.FromSeconds(2), ct);
         var report = await rig.VerifyRecoveryAsync(TimeSpan.FromSeconds(60), ct);
