@@ -25,7 +25,12 @@ public sealed class RolloutException(RolloutErrorKind kind, string message) : Ex
 /// action is one revision-checked write (retried on a concurrent change) plus a history line; actions
 /// decide, the <see cref="RolloutEngine"/> publishes. Thread-safe.
 /// </summary>
-public sealed class RolloutService(IHubStore store, TimeProvider time, RolloutSignal? signal = null)
+/// <param name="requirePublishedRelease">
+/// True (the hub, the CLI): the release must have been published as a signed target (<c>POST /api/v1/releases</c>),
+/// because the signer refuses assignments to anything else. False only for state-machine tests that run
+/// without signing keys.
+/// </param>
+public sealed class RolloutService(IHubStore store, TimeProvider time, RolloutSignal? signal = null, bool requirePublishedRelease = true)
 {
     /// <summary>Default canary steps: 5, 25, 50, 100 percent, each baking 10 minutes with at least one committed device.</summary>
     public static IReadOnlyList<RolloutStep> DefaultSteps { get; } =
@@ -45,10 +50,11 @@ public sealed class RolloutService(IHubStore store, TimeProvider time, RolloutSi
         if (!BundleLayout.IsName(id))
             throw new RolloutException(RolloutErrorKind.Invalid, $"rollout id '{id}' must be 1–64 characters of letters, digits, '.', '_' or '-', not starting with '.'");
 
-        // Until release publishing has its own catalog, any registered model version is a release.
         var model = await store.GetModelAsync(family, version, ct)
-                    ?? throw new RolloutException(RolloutErrorKind.Invalid, $"release {family}@{version} is not registered; register it with POST /api/v1/models first");
+                    ?? throw new RolloutException(RolloutErrorKind.Invalid, $"release {family}@{version} is not registered; register it with POST /api/v1/models, then publish it with POST /api/v1/releases");
         long counter = ReleaseCounter(model);
+        if (requirePublishedRelease && await store.GetReleaseAsync(family, version, ct) is null)
+            throw new RolloutException(RolloutErrorKind.Invalid, $"release {family}@{version} is registered but not published as a signed target; publish it with POST /api/v1/releases first");
         long current = await store.CurrentReleaseCounterAsync(family, ct);
         if (counter <= current)
             throw new RolloutException(RolloutErrorKind.Conflict,

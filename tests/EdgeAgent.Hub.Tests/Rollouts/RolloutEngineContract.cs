@@ -37,7 +37,7 @@ public abstract class RolloutEngineContract<TFactory>(TFactory factory) where TF
         await DevicesAsync(store, "south", 5, new Dictionary<string, string> { ["site"] = "south" });
         foreach (var d in cohort) publisher.Seed(d, Family, "models/vib/1.0.0.bundle");
         var signal = new RolloutSignal();
-        return new World(store, time, publisher, engine ?? Engine(store, time, publisher, signal), new RolloutService(store, time, signal),
+        return new World(store, time, publisher, engine ?? Engine(store, time, publisher, signal), new RolloutService(store, time, signal, requirePublishedRelease: false),
             new FleetReports(store, time, signal), cohort);
     }
 
