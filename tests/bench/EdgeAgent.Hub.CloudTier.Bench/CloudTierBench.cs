@@ -42,6 +42,55 @@ internal sealed class CloudTierBench(MosquittoBroker broker, string workDirector
             "[1,64] float32 -> [1,4] float32", "{}"u8.ToArray(), null, "bench", DateTimeOffset.UtcNow), Model.OnnxBytes, null);
     }
 
+    /// <summary>
+    /// The responder's per-request steps timed one by one in this process (same store, same model, same
+    /// request), to show where a hub request's service time goes: median µs per call over <paramref name="calls"/>.
+    /// </summary>
+    public async Task<IReadOnlyList<(string Step, double MedianUs, double P99Us)>> ServiceTimeAsync(int calls)
+    {
+        await using var store = new SqliteHubStore(_database);
+        float[] input = Model.ReferenceSamples(1, firstSeed: 7)[0].Input.GetData<float>();
+        byte[] body = RequestBody("bench-service", input);
+        string path = Path.Combine(_modelCache, "service-time.onnx");
+        Directory.CreateDirectory(_modelCache);
+        await File.WriteAllBytesAsync(path, Model.OnnxBytes);
+        using var engine = EdgeAgent.Onnx.InferenceEngine.Load(path, options: new EdgeAgent.Onnx.InferenceEngineOptions { DynamicDimensionValue = 1 });
+        var scores = new float[Model.Labels.Count];
+        CloudInferenceRequest request = JsonSerializer.Deserialize(body, PipelineJsonContext.Default.CloudInferenceRequest)!;
+        var steps = new List<(string, double, double)>();
+
+        async Task Measure(string step, Func<Task> call)
+        {
+            await call();
+            var us = new double[calls];
+            for (int i = 0; i < calls; i++)
+            {
+                long start = Stopwatch.GetTimestamp();
+                await call();
+                us[i] = Stopwatch.GetElapsedTime(start).TotalMicroseconds;
+            }
+
+            Array.Sort(us);
+            steps.Add((step, Stats.Percentile(us, 0.5), Stats.Percentile(us, 0.99)));
+        }
+
+        await Measure("registry lookup (ListModelsAsync, every request)", () => store.ListModelsAsync());
+        await Measure("hard-case insert (RecordHardCaseAsync, one SQLite transaction)", () => store.RecordHardCaseAsync(new HardCaseRecord(0, DateTimeOffset.UtcNow, "bench-service", ModelName, 4711,
+            DateTimeOffset.UtcNow, "low-confidence", Model.Labels[0], 0.41, Model.Labels[1], 0.9, ModelName + "@1.0.0", null, System.Text.Encoding.UTF8.GetString(body))));
+        await Measure("inference (InferenceEngine.Run, QDQ MLP [1,64] -> [1,4])", () =>
+        {
+            engine.Run<float, float>(request.Input, request.Shape, scores);
+            return Task.CompletedTask;
+        });
+        await Measure("request JSON parse + response JSON write", () =>
+        {
+            CloudInferenceRequest parsed = JsonSerializer.Deserialize(body, PipelineJsonContext.Default.CloudInferenceRequest)!;
+            GC.KeepAlive(JsonSerializer.SerializeToUtf8Bytes(new CloudInferenceResponse { Label = parsed.Labels[1], Confidence = 0.9f, Model = ModelName }, PipelineJsonContext.Default.CloudInferenceResponse));
+            return Task.CompletedTask;
+        });
+        return steps;
+    }
+
     private MqttClientOptions Options(string clientId) => new()
     {
         Endpoint = MqttEndpoint.Tcp("127.0.0.1", broker.Port),

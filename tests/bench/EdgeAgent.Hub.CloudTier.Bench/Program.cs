@@ -90,6 +90,16 @@ try
             report.AppendLine($"| {name} | {r.Instances} | {r.Devices} | {r.Requests:N0} | {r.RequestsPerSecond:N0} | {r.P50Us:N0} | {r.P99Us:N0} | {r.MaxUs:N0} | {versus} | {r.BrokerCpuSeconds:F2} | {r.OwnCpuSeconds:F2} |");
         }
 
+        report.AppendLine();
+        report.AppendLine("Where a hub request's service time goes (each step of `CloudInferenceResponder.HandleAsync` called alone, same store/model/request, 2,000 calls):");
+        report.AppendLine();
+        report.AppendLine("| step | median µs | p99 µs |");
+        report.AppendLine("|---|---:|---:|");
+        foreach (var (step, median, p99) in await bench.ServiceTimeAsync(2000))
+        {
+            report.AppendLine($"| {step} | {median:N0} | {p99:N0} |");
+        }
+
         long errors = rows.Sum(r => r.Errors);
         report.AppendLine();
         report.AppendLine($"Every answer was checked with the device's own parser (`CloudTier.Parse`): {errors} rejected.");
