@@ -19,7 +19,13 @@ public enum UpdateRefusal
     HealthLatency,
     HealthCollapse,
     HealthConfidence,
+    /// <summary>The model's live inputs drifted away from the previous model's window after activation (opt-in, <see cref="Health.HealthPolicy.MaxInputPsi"/>).</summary>
+    HealthDrift,
     Storage,
+    /// <summary>The device's assignment target was refused (names another device, not a bundle path, too large).</summary>
+    Assignment,
+    /// <summary>An operator asked for the rollback (<c>edgeagent models rollback</c>, <c>rollback</c> command).</summary>
+    Operator,
 }
 
 /// <summary>An update was refused; the active model is untouched. The message names the cause and the fix.</summary>
@@ -29,3 +35,9 @@ public sealed class UpdateRefusedException : Exception
 
     public UpdateRefusal Refusal { get; }
 }
+
+/// <summary>
+/// A manual rollback cannot be done: the family has no installed model, or no intact previous slot.
+/// Nothing was changed; the message says what is installed.
+/// </summary>
+public sealed class RollbackUnavailableException(string message) : Exception(message);

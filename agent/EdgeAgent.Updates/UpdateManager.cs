@@ -30,6 +30,11 @@ public sealed record UpdateOutcome(UpdatePhase Phase, string? Version, string? R
 /// transition is published to <see cref="IUpdateEventSink"/> after it is persisted.
 /// Not thread safe: one call at a time (the agent runs one update loop per family).
 /// Cancellation stops at the next await; the persisted state stays resumable.
+/// <para><b>First install.</b> Without a serving engine (<c>null</c> at construction, nothing installed
+/// yet) a validated release is activated straight into a slot and <see cref="Activated"/> tells the host
+/// to start serving it; the host then hands its engine over with <see cref="AttachEngine"/>, and later
+/// releases are hot-swapped into it. Without an engine the serving-contract check compares with the
+/// active slot's manifest when there is one.</para>
 /// </summary>
 public sealed class UpdateManager
 {
@@ -37,7 +42,7 @@ public sealed class UpdateManager
     private readonly TufClient _tuf;
     private readonly ITufFetcher _fetcher;
     private readonly Uri _targetBaseUri;
-    private readonly InferenceEngine _engine;
+    private InferenceEngine? _engine;
     private readonly ModelHealthMonitor _health;
     private readonly IUpdateEventSink _events;
     private readonly TimeProvider _time;
@@ -46,7 +51,7 @@ public sealed class UpdateManager
     private readonly BundleValidator _validator;
 
     public UpdateManager(UpdateManagerOptions options, TufClient tuf, ITufFetcher fetcher, Uri targetBaseUri,
-        InferenceEngine engine, ModelHealthMonitor health, IUpdateEventSink events, TimeProvider? time = null)
+        InferenceEngine? engine, ModelHealthMonitor health, IUpdateEventSink events, TimeProvider? time = null)
     {
         _options = options;
         _tuf = tuf;
@@ -59,6 +64,27 @@ public sealed class UpdateManager
         _store = new UpdateStateStore(options.Directory);
         _slots = new ModelSlotStore(_store);
         _validator = new BundleValidator(options.SessionOptions, options.LatencyRuns, _time);
+    }
+
+    /// <summary>
+    /// Raised after a release became the active slot durably (and, with an engine, after the engine
+    /// swapped to it), before its health window: <c>true</c> when there was no engine to swap, i.e. the
+    /// host must start serving the model itself (first install). Called on the update's own flow; keep it short.
+    /// </summary>
+    public event Action<InstalledModel, bool>? Activated;
+
+    /// <summary>The engine serving this family, or null before the first model is served.</summary>
+    public InferenceEngine? Engine => Volatile.Read(ref _engine);
+
+    /// <summary>
+    /// Hands over the engine the host serves this family with (after a first install, or when the host
+    /// starts serving later than the manager was built). Later activations and rollbacks swap it.
+    /// Thread safe with respect to a running update: the engine is read once per step.
+    /// </summary>
+    public void AttachEngine(InferenceEngine engine)
+    {
+        ArgumentNullException.ThrowIfNull(engine);
+        Volatile.Write(ref _engine, engine);
     }
 
     /// <summary>Bytes fetched from the network by the last download step, and where it resumed.</summary>
@@ -97,6 +123,42 @@ public sealed class UpdateManager
         var record = _store.ReadRecord();
         if (record is null || record.Phase.IsTerminal()) return null;
         return await RunAsync(record, bundle: null, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Operator rollback (<c>edgeagent models rollback</c>, the hub's <c>rollback</c> command): the previous
+    /// slot serves again, durably, and the release that was active is rejected on this device (its bundle
+    /// hash is not installed again), so an assignment still naming it does not put it straight back; publish
+    /// a new release to move forward. An update still being observed ends as rolled-back. The
+    /// release-counter floor is kept: a rollback never lowers it (Uptane), it only goes back to bytes that
+    /// were already committed here. Reported like an automatic rollback, with code <see cref="UpdateRefusal.Operator"/>.
+    /// </summary>
+    /// <exception cref="RollbackUnavailableException">Nothing is installed, or there is no intact previous slot; nothing changed.</exception>
+    public async Task<UpdateOutcome> RollbackToPreviousAsync(string reason, CancellationToken cancellationToken)
+    {
+        var family = _options.Family;
+        var pointer = _store.ReadPointer()
+                      ?? throw new RollbackUnavailableException($"model family '{family}' has no installed model; there is nothing to roll back.");
+        string? problem = null;
+        var previous = pointer.Previous is { } p ? _slots.TryVerify(p, true, out problem) : null;
+        if (previous is null)
+            throw new RollbackUnavailableException(pointer.Previous is null
+                ? $"model family '{family}' runs {pointer.ActiveVersion} (slot {pointer.Active}) and has no previous slot to roll back to: it is the first model installed here, or already the result of a rollback."
+                : $"model family '{family}': the previous slot '{pointer.Previous}' is damaged ({problem}); rolling back would serve a broken model, so {pointer.ActiveVersion} keeps serving.");
+        var record = _store.ReadRecord();
+        if (record is null || record.Version != pointer.ActiveVersion)
+        {
+            // The active release has no update record (installed by the operator, or the record moved on
+            // to another download): a record of its own carries the report.
+            var now = _time.GetUtcNow();
+            record = new UpdateRecord
+            {
+                Phase = UpdatePhase.Committed, Family = family, Version = pointer.ActiveVersion, ReleaseCounter = pointer.ActiveReleaseCounter,
+                TargetSlot = pointer.Active, StartedAt = now, UpdatedAt = now,
+            };
+        }
+        var verdict = new UpdateRefusedException(UpdateRefusal.Operator, $"rolled back by the operator to {previous.Manifest.Version}: {reason}");
+        return await RollbackAsync(record, verdict, _health.Snapshot(), cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -172,7 +234,8 @@ public sealed class UpdateManager
                         CheckServingContract(bundle);
                         var report = _validator.ValidateModel(bundle);
                         record.TargetSlot = ModelSlotStore.Other(_store.ReadPointer()?.Active ?? "b");
-                        await TransitionAsync(record, _options.ShadowWindows > 0 ? UpdatePhase.Shadow : UpdatePhase.Activating, null, new()
+                        // Shadow needs live traffic of a serving model: a first install has none.
+                        await TransitionAsync(record, _options.ShadowWindows > 0 && Engine is not null ? UpdatePhase.Shadow : UpdatePhase.Activating, null, new()
                         {
                             ["goldenVectors"] = report.GoldenVectors, ["goldenMaxAbsError"] = report.GoldenMaxAbsError,
                             ["p50Ms"] = report.P50Ms, ["p99Ms"] = report.P99Ms, ["budgetMs"] = report.BudgetMs,
@@ -302,12 +365,29 @@ public sealed class UpdateManager
     private void CheckServingContract(ModelBundle bundle)
     {
         if (_options.AcceptContractChange) return;
-        try { BundleValidator.CheckContract(new ModelContract(_engine.Inputs, _engine.Outputs), bundle.Manifest); }
+        try
+        {
+            if (Engine is { } engine) BundleValidator.CheckContract(new ModelContract(engine.Inputs, engine.Outputs), bundle.Manifest);
+            else if (ActiveManifest() is { } active) CheckSameContract(active, bundle.Manifest);
+            // else: first install, nothing serves yet, so there is no contract to keep.
+        }
         catch (ModelContractException e)
         {
             throw new UpdateRefusedException(UpdateRefusal.ContractMismatch,
                 $"release {bundle.Manifest.Version} changes the model contract of the serving model ({e.Message.Replace("the model has", "the serving model has", StringComparison.Ordinal)}); the windowing pipeline would not fit it. Allow it with AcceptContractChange after updating the configuration.", e);
         }
+    }
+
+    private Bundles.Manifest.BundleManifest? ActiveManifest() =>
+        _store.ReadPointer() is { } p ? _slots.TryVerify(p.Active, p.ActiveCommitted, out _)?.Manifest : null;
+
+    /// <summary>Same inputs and outputs by name, type and shape as the installed manifest (no engine to ask).</summary>
+    private static void CheckSameContract(Bundles.Manifest.BundleManifest active, Bundles.Manifest.BundleManifest next)
+    {
+        static string Describe(IEnumerable<Bundles.Manifest.TensorDescriptor> t) =>
+            string.Join(", ", t.Select(d => $"{d.Name} {d.ElementType}[{string.Join(',', d.Shape)}]"));
+        string a = Describe(active.Inputs) + " -> " + Describe(active.Outputs), b = Describe(next.Inputs) + " -> " + Describe(next.Outputs);
+        if (a != b) throw new ModelContractException($"the model has {b}, the installed model {active.Version} has {a}");
     }
 
     private async Task<Dictionary<string, double>> ShadowAsync(ModelBundle bundle, CancellationToken cancellationToken)
@@ -365,7 +445,8 @@ public sealed class UpdateManager
 
     private async Task ActivateAsync(UpdateRecord record, ModelBundle? bundle, CancellationToken cancellationToken)
     {
-        var pointer = _store.ReadPointer() ?? new SlotPointer { Active = "b" };
+        var existing = _store.ReadPointer();
+        var pointer = existing ?? new SlotPointer { Active = "b" }; // first install: slot a, nothing to go back to
         var slot = record.TargetSlot ?? ModelSlotStore.Other(pointer.Active);
         var alreadySwitched = pointer.Active == slot && pointer.ActiveVersion == record.Version;
         if (!alreadySwitched)
@@ -376,7 +457,7 @@ public sealed class UpdateManager
             await _store.WritePointerAsync(new SlotPointer
             {
                 Active = slot,
-                Previous = pointer.Active == slot ? null : pointer.Active,
+                Previous = existing is null || pointer.Active == slot ? null : pointer.Active,
                 ActiveVersion = record.Version,
                 ActiveReleaseCounter = bundle.Manifest.ReleaseCounter,
                 ActiveCommitted = false,
@@ -386,12 +467,13 @@ public sealed class UpdateManager
         }
         var installed = _slots.TryVerify(slot, false, out var problem)
                         ?? throw new UpdateStateException($"slot '{slot}' failed verification right after installation: {problem}");
-        if (_engine.Source != installed.ModelPath)
+        var engine = Engine;
+        if (engine is not null && engine.Source != installed.ModelPath)
         {
             try
             {
                 var session = OnnxSession.Load(installed.ModelPath, _options.SessionOptions);
-                try { _engine.Swap(session, _options.AcceptContractChange); }
+                try { engine.Swap(session, _options.AcceptContractChange); }
                 catch { session.Dispose(); throw; }
             }
             catch (Exception e) when (e is ModelContractException or OnnxRuntimeException)
@@ -410,6 +492,7 @@ public sealed class UpdateManager
             }
         }
         record.Baseline = _health.StartWindow(installed.Manifest.ConfidenceThreshold);
+        Activated?.Invoke(installed, engine is null);
     }
 
     private async Task<UpdateOutcome> ObserveAsync(UpdateRecord record, CancellationToken cancellationToken)
@@ -423,11 +506,11 @@ public sealed class UpdateManager
         if (pointer.ActiveCommitted)
             return await FinishCommitAsync(record, null, cancellationToken).ConfigureAwait(false);
         var installed = _slots.TryVerify(pointer.Active, false, out _)!;
-        if (_engine.Source != installed.ModelPath)
+        if (Engine is { } engine && engine.Source != installed.ModelPath)
         {
             // Restarted while observing: the host must serve the active slot; make sure it does.
             var session = OnnxSession.Load(installed.ModelPath, _options.SessionOptions);
-            try { _engine.Swap(session, _options.AcceptContractChange); }
+            try { engine.Swap(session, _options.AcceptContractChange); }
             catch { session.Dispose(); throw; }
         }
         if (record.Baseline is null) record.Baseline = _health.StartWindow(installed.Manifest.ConfidenceThreshold);
@@ -500,10 +583,10 @@ public sealed class UpdateManager
     private async Task<UpdateOutcome> FinishRollbackAsync(UpdateRecord record, string reason, HealthSnapshot? health, CancellationToken cancellationToken, UpdateRefusal? refusal = null)
     {
         var active = _slots.TryVerify(_store.ReadPointer()!.Active, true, out _)!;
-        if (_engine.Source != active.ModelPath)
+        if (Engine is { } engine && engine.Source != active.ModelPath)
         {
             var session = OnnxSession.Load(active.ModelPath, _options.SessionOptions);
-            try { _engine.Swap(session, acceptContractChange: true); } // going back to what served before
+            try { engine.Swap(session, acceptContractChange: true); } // going back to what served before
             catch { session.Dispose(); throw; }
         }
         _health.StartWindow(active.Manifest.ConfidenceThreshold);

@@ -196,9 +196,18 @@ public sealed class InferencePipeline
         Counters.CountWindow(info.LastWallTime);
         window.AsSpan().CopyTo(lease.Input<float>(0));
         long t0 = _time.GetTimestamp();
-        lease.Run();
+        var observer = _options.InferenceObserver;
+        try
+        {
+            lease.Run();
+        }
+        catch (OnnxRuntimeException e) when (observer is not null && observer.OnInferenceFailed(e))
+        {
+            return; // the observer judges the failing model (an update on trial); this window has no result
+        }
         var inference = _time.GetElapsedTime(t0);
         var probabilities = lease.Output<float>(0);
+        observer?.OnInference(window, probabilities, inference);
         int best = 0;
         for (int i = 1; i < probabilities.Length; i++) if (probabilities[i] > probabilities[best]) best = i;
         float confidence = probabilities[best];

@@ -26,6 +26,12 @@ public sealed record InferencePipelineOptions
     /// <summary>Events the outbox writer stage hands over before waiting for their commit (group commit).</summary>
     public int OutboxBatch { get; init; } = 512;
 
+    /// <summary>
+    /// Sees every local inference (the update loop's model health monitor). Called on the inference loop, once per
+    /// window, with spans that are only valid during the call: keep it cheap, thread-safe and allocation-free.
+    /// </summary>
+    public IInferenceObserver? InferenceObserver { get; init; }
+
     /// <summary>Latency hook for a histogram. Called on the inference loop, a cloud worker or the outbox stage: keep it cheap and thread-safe.</summary>
     public Action<LatencySample>? LatencyObserver { get; init; }
 
@@ -43,6 +49,24 @@ public sealed record InferencePipelineOptions
         if (Drift.SnapshotEveryWindows is < 1) problems.Add($"{prefix}.drift.snapshotEveryWindows: must be at least 1");
         return problems;
     }
+}
+
+/// <summary>
+/// Per-inference hook of <see cref="InferencePipeline"/> (model health for updates, DESIGN §6 "observing").
+/// </summary>
+/// <remarks>Both methods run on the inference loop and must not block; the spans are the pipeline's own buffers,
+/// valid only during the call (copy what must outlive it).</remarks>
+public interface IInferenceObserver
+{
+    /// <summary>One successful inference: the model input window, its output probabilities and the ORT run time.</summary>
+    void OnInference(ReadOnlySpan<float> input, ReadOnlySpan<float> probabilities, TimeSpan latency);
+
+    /// <summary>
+    /// The model failed on a window. Return true to drop that window and keep running (a model on trial
+    /// whose failures the observer judges, e.g. to roll it back), false to stop the pipeline with the error
+    /// as it does without an observer.
+    /// </summary>
+    bool OnInferenceFailed(Exception error);
 }
 
 /// <summary>The pipeline cannot run with this model/spec/options combination; the message lists every problem.</summary>

@@ -1,4 +1,6 @@
 using System.Threading.Channels;
+using EdgeAgent.Sketches.Drift;
+using EdgeAgent.Sketches.Kll;
 
 namespace EdgeAgent.Updates.Health;
 
@@ -6,6 +8,8 @@ namespace EdgeAgent.Updates.Health;
 public sealed record LiveSample(float[] Input, float[] Output);
 
 /// <summary>Health figures of one window of live inferences.</summary>
+/// <param name="InputSketches">Per input feature (window channel), the KLL sketch (DataSketches binary form) of the
+/// window's input values, when <see cref="ModelHealthMonitor.TrackInputs"/> is on; null otherwise.</param>
 public sealed record HealthSnapshot(
     long Calls,
     long Failures,
@@ -13,7 +17,8 @@ public sealed record HealthSnapshot(
     double DominantClassShare,
     int DominantClass,
     double LowConfidenceShare,
-    TimeSpan Elapsed)
+    TimeSpan Elapsed,
+    byte[][]? InputSketches = null)
 {
     public double ErrorRate => Calls + Failures == 0 ? 0 : (double)Failures / (Calls + Failures);
 }
@@ -25,7 +30,8 @@ public sealed record HealthSnapshot(
 /// activation (<see cref="StartWindow"/>, keeping the old model's window as baseline) and judges
 /// it when the health window ends. While a shadow run is attached, inputs and outputs are copied to
 /// it through a bounded channel that drops when full, so the serving path never waits.
-/// Thread safe; <see cref="Record"/> takes a short lock and allocates only while shadowing.
+/// Thread safe; <see cref="Record"/> takes a short lock and allocates only while shadowing, or, with
+/// <see cref="TrackInputs"/> on, when a KLL sketch compacts (amortised, a few times per thousand values).
 /// </summary>
 public sealed class ModelHealthMonitor(TimeProvider? time = null, int latencySamples = 4096)
 {
@@ -37,6 +43,32 @@ public sealed class ModelHealthMonitor(TimeProvider? time = null, int latencySam
     private long _windowStart = (time ?? TimeProvider.System).GetTimestamp();
     private double _confidenceThreshold;
     private ChannelWriter<LiveSample>? _shadow;
+    private int _inputChannels;
+    private bool _channelsFirst;
+    private KllFloatsSketch[]? _inputs;
+
+    /// <summary>
+    /// Sketches the model input per feature (window channel) in every window from now on, so
+    /// <see cref="HealthPolicy.MaxInputPsi"/> can compare a new model's inputs with the previous model's.
+    /// <paramref name="channels"/> 0 turns it off. Takes effect at the next <see cref="StartWindow"/>.
+    /// </summary>
+    public void TrackInputs(int channels, bool channelsFirst = true)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(channels);
+        lock (_gate)
+        {
+            _inputChannels = channels;
+            _channelsFirst = channelsFirst;
+            _inputs ??= channels > 0 ? NewSketches(channels) : null;
+        }
+    }
+
+    private static KllFloatsSketch[] NewSketches(int channels)
+    {
+        var sketches = new KllFloatsSketch[channels];
+        for (var i = 0; i < channels; i++) sketches[i] = new KllFloatsSketch();
+        return sketches;
+    }
 
     /// <summary>Starts a new window (e.g. at activation) and returns the closing one.</summary>
     public HealthSnapshot StartWindow(double confidenceThreshold)
@@ -46,6 +78,7 @@ public sealed class ModelHealthMonitor(TimeProvider? time = null, int latencySam
             var closing = SnapshotLocked();
             _calls = _failures = _lowConfidence = 0;
             _classCounts = [];
+            _inputs = _inputChannels > 0 ? NewSketches(_inputChannels) : null;
             _confidenceThreshold = confidenceThreshold;
             _windowStart = _time.GetTimestamp();
             return closing;
@@ -72,9 +105,24 @@ public sealed class ModelHealthMonitor(TimeProvider? time = null, int latencySam
             if (_classCounts.Length < probabilities.Length) Array.Resize(ref _classCounts, probabilities.Length);
             if (!probabilities.IsEmpty) _classCounts[top]++;
             if (confidence < _confidenceThreshold) _lowConfidence++;
+            if (_inputs is { } inputs) AddInput(inputs, input);
             shadow = _shadow;
         }
         shadow?.TryWrite(new LiveSample(input.ToArray(), probabilities.ToArray()));
+    }
+
+    private void AddInput(KllFloatsSketch[] sketches, ReadOnlySpan<float> input)
+    {
+        int channels = sketches.Length, length = input.Length / channels;
+        for (var c = 0; c < channels; c++)
+        {
+            var sketch = sketches[c];
+            for (var i = 0; i < length; i++)
+            {
+                var v = _channelsFirst ? input[c * length + i] : input[i * channels + c];
+                if (float.IsFinite(v)) sketch.Update(v);
+            }
+        }
     }
 
     public void RecordFailure()
@@ -109,7 +157,8 @@ public sealed class ModelHealthMonitor(TimeProvider? time = null, int latencySam
             if (_classCounts[i] > _classCounts[dominant]) dominant = i;
         var share = _calls == 0 || _classCounts.Length == 0 ? 0 : (double)_classCounts[dominant] / _calls;
         return new HealthSnapshot(_calls, _failures, Validation.BundleValidator.Percentile(lat, 0.99), share, dominant,
-            _calls == 0 ? 0 : (double)_lowConfidence / _calls, _time.GetElapsedTime(_windowStart));
+            _calls == 0 ? 0 : (double)_lowConfidence / _calls, _time.GetElapsedTime(_windowStart),
+            _inputs?.Select(k => k.ToByteArray()).ToArray());
     }
 }
 
@@ -139,6 +188,15 @@ public sealed record HealthPolicy
     /// <summary>...when also this much above the old model's share.</summary>
     public double LowConfidenceMargin { get; init; } = 0.3;
 
+    /// <summary>
+    /// Largest population stability index of any input feature between the new model's window and the previous
+    /// model's window (DESIGN §7 bins, 0.25 = "significant" by convention); null (default) = drift is not a
+    /// rollback criterion. Needs <see cref="ModelHealthMonitor.TrackInputs"/>. Comparing with the previous
+    /// model's window, not the training profile, means drift the data already had before activation never
+    /// counts: only a shift that appears with the new model does (see the README for when that is meaningful).
+    /// </summary>
+    public double? MaxInputPsi { get; init; }
+
     /// <summary>How often the window is checked (an obvious failure rolls back before the window ends).</summary>
     public TimeSpan PollInterval { get; init; } = TimeSpan.FromSeconds(1);
 
@@ -157,6 +215,26 @@ public sealed record HealthPolicy
         if (now.LowConfidenceShare > MaxLowConfidenceShare && now.LowConfidenceShare > baseline.LowConfidenceShare + LowConfidenceMargin)
             return new(UpdateRefusal.HealthConfidence,
                 $"confidence collapsed: {now.LowConfidenceShare:P1} of live predictions are under the threshold (previous model {baseline.LowConfidenceShare:P1}).");
+        if (MaxInputPsi is { } maxPsi && baseline.Calls >= MinCalls && WorstInputPsi(now, baseline) is ({ } feature, var psi) && psi > maxPsi)
+            return new(UpdateRefusal.HealthDrift,
+                $"live inputs shifted after activation: input feature {feature} has PSI {psi:0.###} against the previous model's window (limit {maxPsi:0.###}); the new model changes what it is fed (closed loop or preprocessing).");
         return null;
+    }
+
+    /// <summary>The feature with the largest PSI of <paramref name="now"/> against <paramref name="baseline"/> (the reference), or null when either has no sketches.</summary>
+    public static (int? Feature, double Psi) WorstInputPsi(HealthSnapshot now, HealthSnapshot baseline)
+    {
+        if (now.InputSketches is not { } current || baseline.InputSketches is not { } reference || current.Length != reference.Length) return (null, 0);
+        int? worst = null;
+        double max = 0;
+        for (var f = 0; f < current.Length; f++)
+        {
+            var r = KllFloatsSketch.Deserialize(reference[f]);
+            var c = KllFloatsSketch.Deserialize(current[f]);
+            if (r.IsEmpty || c.IsEmpty) continue;
+            var psi = DriftMetrics.PopulationStabilityIndex(r.GetSortedView(), c.GetSortedView()).Value;
+            if (worst is null || psi > max) (worst, max) = (f, psi);
+        }
+        return (worst, max);
     }
 }

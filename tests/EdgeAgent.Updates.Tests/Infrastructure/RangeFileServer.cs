@@ -17,12 +17,14 @@ public sealed record ServedRequest(string Path, long? RangeStart, int Status, lo
 /// </summary>
 public sealed class RangeFileServer : IAsyncDisposable
 {
-    private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
+    private readonly TcpListener _listener;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _acceptLoop;
 
-    public RangeFileServer()
+    /// <param name="port">0 picks a free port; a given port lets a test bring "the server" up where a device already looks.</param>
+    public RangeFileServer(int port = 0)
     {
+        _listener = new TcpListener(IPAddress.Loopback, port);
         _listener.Start();
         BaseUri = new Uri($"http://127.0.0.1:{((IPEndPoint)_listener.LocalEndpoint).Port}/");
         _acceptLoop = AcceptLoopAsync();
