@@ -107,6 +107,27 @@ public sealed class KeyCeremonyTests : IDisposable
         Assert.False(Directory.Exists(Path.Combine(_dir, "bad")));
     }
 
+    [Fact]
+    public async Task Serve_refuses_unusable_release_options_with_one_clear_line()
+    {
+        KeyCeremony.Init(_dir, new KeyInitOptions());
+        var dll = Path.Combine(AppContext.BaseDirectory, "edgehub.dll");
+        string[] serve = [dll, "serve", "--store", "sqlite:" + Path.Combine(_dir, "hub.db"), "--urls", "http://127.0.0.1:1", "--trust-dir", Path.Combine(_dir, "online")];
+
+        var unit = await ChildProcess.RunAsync("dotnet", [.. serve, "--timestamp-expiry", "1x"]);
+        Assert.Equal(1, unit.ExitCode);
+        Assert.Contains("--timestamp-expiry '1x' is not a duration: write a positive number and a unit s, m, h or d (e.g. 12h)", unit.StandardError);
+
+        var interval = await ChildProcess.RunAsync("dotnet", [.. serve, "--resign-interval", "13h"]);
+        Assert.Equal(1, interval.ExitCode);
+        Assert.Contains("--resign-interval 13:00:00 must be under half of --timestamp-expiry 1.00:00:00", interval.StandardError);
+
+        var missing = await ChildProcess.RunAsync("dotnet", [dll, "serve", "--store", "sqlite:" + Path.Combine(_dir, "hub.db"), "--urls", "http://127.0.0.1:1", "--trust-dir", Path.Combine(_dir, "nope")]);
+        Assert.Equal(1, missing.ExitCode);
+        Assert.Contains("--trust-dir '" + Path.Combine(_dir, "nope") + "' does not exist; create keys with 'edgehub keys init --out DIR' and pass DIR/online", missing.StandardError);
+        Assert.False(File.Exists(Path.Combine(_dir, "hub.db")));
+    }
+
     public void Dispose()
     {
         try { Directory.Delete(_dir, recursive: true); } catch (IOException) { }
