@@ -13,6 +13,7 @@ var rate = new Option<double>("--rate") { Description = "synthetic sensor rate p
 var duration = new Option<double>("--duration") { Description = "steady-state measurement window, seconds", DefaultValueFactory = _ => 60 };
 var startHub = new Option<string>("--start-hub") { Description = "store of the hub(s) this run starts: sqlite or postgres", DefaultValueFactory = _ => "sqlite" };
 var hubInstances = new Option<int>("--hub-instances") { Description = "edgehub processes sharing the shared subscription (2+ needs postgres)", DefaultValueFactory = _ => 1 };
+var pgDurable = new Option<bool>("--postgres-durable") { Description = "PostgreSQL with fsync and synchronous commit (false: both off)", DefaultValueFactory = _ => true };
 var workers = new Option<int>("--workers") { Description = "worker processes holding the devices (0: one per 500 devices)", DefaultValueFactory = _ => 0 };
 var driftEvery = new Option<double>("--drift-interval") { Description = "seconds between drift sketch snapshots per device", DefaultValueFactory = _ => 30 };
 var enginePerDevice = new Option<bool>("--engine-per-device") { Description = "one ONNX Runtime session per device instead of one per worker process" };
@@ -23,7 +24,7 @@ var outFile = new Option<string?>("--out") { Description = "write the results as
 
 var root = new RootCommand("EdgeAgent fleet simulation: N agents, Mosquitto and edgehub on this machine")
 {
-    devices, rate, duration, startHub, hubInstances, workers, driftEvery, enginePerDevice, connectParallelism, stateRoot, keep, outFile,
+    devices, rate, duration, startHub, hubInstances, pgDurable, workers, driftEvery, enginePerDevice, connectParallelism, stateRoot, keep, outFile,
 };
 root.SetAction(async (p, ct) =>
 {
@@ -39,6 +40,7 @@ root.SetAction(async (p, ct) =>
         Duration = TimeSpan.FromSeconds(p.GetValue(duration)),
         Store = store,
         HubInstances = p.GetValue(hubInstances),
+        PostgresDurable = p.GetValue(pgDurable),
         Workers = p.GetValue(workers),
         DriftSnapshotInterval = TimeSpan.FromSeconds(p.GetValue(driftEvery)),
         EnginePerDevice = p.GetValue(enginePerDevice),

@@ -19,6 +19,9 @@ public sealed record FleetOptions
     public HubStoreKind Store { get; init; } = HubStoreKind.Sqlite;
     /// <summary>Hub processes sharing one shared subscription (2+ needs PostgreSQL).</summary>
     public int HubInstances { get; init; } = 1;
+    /// <summary>PostgreSQL with fsync and synchronous commit (default). Off: commits return before the WAL is on disk
+    /// (a PostgreSQL crash loses nothing, an OS crash or power cut may lose the last commits the hub already acknowledged).</summary>
+    public bool PostgresDurable { get; init; } = true;
     /// <summary>Worker processes (0 = one per 500 devices).</summary>
     public int Workers { get; init; }
     public TimeSpan DriftSnapshotInterval { get; init; } = TimeSpan.FromSeconds(30);

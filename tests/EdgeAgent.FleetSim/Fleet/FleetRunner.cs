@@ -35,8 +35,7 @@ public sealed class FleetRunner(FleetOptions options, TextWriter progress)
             string store;
             if (options.Store == HubStoreKind.Postgres)
             {
-                // Durable (fsync on), as a production hub database would be.
-                postgres = await PostgresServer.StartAsync(durable: true).ConfigureAwait(false);
+                postgres = await PostgresServer.StartAsync(durable: options.PostgresDurable).ConfigureAwait(false);
                 store = "postgres:" + await postgres.CreateDatabaseAsync("edgehub").ConfigureAwait(false);
             }
             else
@@ -118,7 +117,7 @@ public sealed class FleetRunner(FleetOptions options, TextWriter progress)
                 Devices = options.Devices,
                 Workers = workers.Count,
                 HubInstances = hubs.Count,
-                Store = options.Store.ToString().ToLowerInvariant(),
+                Store = options.Store == HubStoreKind.Postgres && !options.PostgresDurable ? "postgres (fsync off)" : options.Store.ToString().ToLowerInvariant(),
                 SampleRateHz = options.SampleRateHz,
                 EnginePerDevice = options.EnginePerDevice,
                 WindowSeconds = options.Duration.TotalSeconds,
