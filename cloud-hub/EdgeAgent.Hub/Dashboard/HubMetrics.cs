@@ -1,5 +1,6 @@
 using System.Text.Json;
 using EdgeAgent.Hub.Drift;
+using EdgeAgent.Hub.Rollouts;
 using EdgeAgent.Hub.Storage;
 
 namespace EdgeAgent.Hub.Dashboard;
@@ -14,7 +15,7 @@ namespace EdgeAgent.Hub.Dashboard;
 /// Thread-safe. Drift needs every sketch of the latest day merged, which is the expensive part of a
 /// scrape, so it is recomputed at most once per <see cref="DriftCacheTime"/>.
 /// </remarks>
-public sealed class HubMetrics(IHubStore store, DashboardQueries queries, FleetDriftReport drift, TimeProvider time)
+public sealed class HubMetrics(IHubStore store, DashboardQueries queries, FleetDriftReport drift, RolloutInspector rollouts, TimeProvider time)
 {
     public static readonly TimeSpan DriftCacheTime = TimeSpan.FromSeconds(60);
 
@@ -78,7 +79,42 @@ public sealed class HubMetrics(IHubStore store, DashboardQueries queries, FleetD
         w.Family("edgehub_drift_samples", "gauge", "Samples in the fleet's merged sketches, latest day with data.");
         foreach (var (r, f) in Features(reports)) w.Sample(f.Count, DriftLabels(r, f));
 
+        await WriteRolloutsAsync(w, ct);
         return w.ToString();
+    }
+
+    /// <summary>
+    /// Rollouts: counts by state for all of them; for the active ones (running, paused, halted) a state set,
+    /// step, share, devices by update state and committed share of the cohort. Finished rollouts leave the
+    /// per-rollout families, so their series end instead of accumulating.
+    /// </summary>
+    private async Task WriteRolloutsAsync(PrometheusTextWriter w, CancellationToken ct)
+    {
+        var all = await store.ListRolloutsAsync(ct);
+        w.Family("edgehub_rollouts", "gauge", "Rollouts by state (running, paused, halted, completed, aborted, rolled-back).");
+        foreach (var state in Enum.GetValues<RolloutState>())
+            w.Sample(all.Count(r => r.State == state), ("state", state.Wire()));
+        var active = new List<(RolloutRecord Record, RolloutDetailView? Detail)>();
+        foreach (var r in all.Where(r => r.State.IsActive())) active.Add((r, await rollouts.DescribeAsync(r.Id, ct)));
+        static (string, string)[] Labels(RolloutRecord r, params (string, string)[] more) => [("rollout", r.Id), ("family", r.Family), ("version", r.Version), .. more];
+
+        w.Family("edgehub_rollout_state", "gauge", "Active rollouts: 1 for the current state, 0 for the others (alert on state=\"halted\").");
+        foreach (var (r, _) in active)
+            foreach (var state in new[] { RolloutState.Running, RolloutState.Paused, RolloutState.Halted })
+                w.Sample(r.State == state ? 1 : 0, Labels(r, ("state", state.Wire())));
+        w.Family("edgehub_rollout_step", "gauge", "Active rollouts: current step, 1-based.");
+        foreach (var (r, _) in active) w.Sample(r.StepIndex + 1, Labels(r));
+        w.Family("edgehub_rollout_steps", "gauge", "Active rollouts: number of steps.");
+        foreach (var (r, _) in active) w.Sample(r.Steps.Count, Labels(r));
+        w.Family("edgehub_rollout_target_ratio", "gauge", "Active rollouts: share of the cohort the current step targets (0..1).");
+        foreach (var (r, _) in active) w.Sample(r.Steps[Math.Min(r.StepIndex, r.Steps.Count - 1)].Percent / 100, Labels(r));
+        w.Family("edgehub_rollout_committed_ratio", "gauge", "Active rollouts: devices that committed the release over the cohort's devices (0..1).");
+        foreach (var (r, d) in active)
+            if (d is { CohortSize: > 0 }) w.Sample((double)d.Health.Committed / d.CohortSize, Labels(r));
+        w.Family("edgehub_rollout_devices", "gauge", "Active rollouts: devices by update state (pending, downloading … observing, committed, refused, rolled-back, reverted).");
+        foreach (var (r, d) in active)
+            foreach (var (state, count) in (d?.DeviceStates ?? new Dictionary<string, int>()).OrderBy(kv => kv.Key, StringComparer.Ordinal))
+                w.Sample(count, Labels(r, ("state", state)));
     }
 
     private async Task<IReadOnlyList<FleetDrift>> DriftReportsAsync(CancellationToken ct)
