@@ -29,6 +29,9 @@ public sealed class ChaosScenarioTests(ITestOutputHelper output)
     public Task A_broker_killed_under_load_loses_nothing_and_the_agent_reconnects_by_itself() => AssertPassesAsync("broker-kill");
 
     [Fact]
+    public Task A_broker_restarted_gracefully_loses_nothing_and_the_hub_keeps_receiving() => AssertPassesAsync("broker-restart");
+
+    [Fact]
     public Task A_link_reset_or_blackholed_and_restored_loses_nothing() => AssertPassesAsync("network-cut");
 
     [Fact]

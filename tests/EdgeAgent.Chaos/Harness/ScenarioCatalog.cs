@@ -11,6 +11,7 @@ public static class ScenarioCatalog
     public static IReadOnlyList<CatalogEntry> All { get; } =
     [
         new(new BrokerKillScenario(), 2, 8),
+        new(new BrokerKillScenario(graceful: true), 1, 3),
         new(new NetworkCutScenario(), 2, 6),
         new(new AgentKillScenario(), 3, 15),
         new(new HubRestartScenario(), 2, 6),

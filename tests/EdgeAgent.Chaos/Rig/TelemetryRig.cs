@@ -53,7 +53,12 @@ public sealed class TelemetryRig : IAsyncDisposable
         // EDGEAGENT_CHAOS_BROKER_DEBUG=1 logs every packet to mosquitto-debug.log in the log directory
         // (a file survives SIGKILL; the broker's block-buffered stdout does not).
         var debug = Environment.GetEnvironmentVariable("EDGEAGENT_CHAOS_BROKER_DEBUG") == "1";
-        var broker = await MosquittoBroker.StartAsync(new MosquittoBrokerOptions { Persistence = true, ExtraConfig = debug ? ["log_type all", $"log_dest file {Path.Combine(run.LogDirectory, "mosquitto-debug.log")}"] : [] }).ConfigureAwait(false);
+        var extra = new List<string>();
+        if (debug) extra.AddRange(["log_type all", $"log_dest file {Path.Combine(run.LogDirectory, "mosquitto-debug.log")}"]);
+        // EDGEAGENT_CHAOS_BROKER_SAVE_EACH_CHANGE=1: Mosquitto writes its persistence file after every change
+        // (autosave_on_changes), the most durable broker configuration (docs/CHAOS.md, bug 3).
+        if (Environment.GetEnvironmentVariable("EDGEAGENT_CHAOS_BROKER_SAVE_EACH_CHANGE") == "1") extra.AddRange(["autosave_on_changes true", "autosave_interval 1"]);
+        var broker = await MosquittoBroker.StartAsync(new MosquittoBrokerOptions { Persistence = true, ExtraConfig = extra }).ConfigureAwait(false);
         TcpChaosProxy? proxy = null;
         HubProcess? hub = null;
         try
