@@ -320,7 +320,7 @@ report.AppendLine("- The build machine is shared (2 cores, load average 20–60 
 report.AppendLine("- Our client flushes from the reader loop what the reader itself queued (the PUBLISH that a PUBACK frees), so the PUBACK → next PUBLISH path has no thread hop, as with libmosquitto's single network thread.");
 report.AppendLine("- Without TCP_QUICKACK the request/response p50 was 44 ms (Mosquitto's Nagle waiting for our delayed ACK); with it ~0.1 ms.");
 report.AppendLine();
-report.AppendLine("Reproduce: `dotnet run -c Release --project tests/bench/EdgeAgent.Mqtt.Bench -- --out docs/bench/mqtt.md` (add `--messages N` to change the count).");
+report.AppendLine("Reproduce: `dotnet run -c Release --project tests/bench/EdgeAgent.Mqtt.Bench -- --out FILE` (`--messages N`, `--rounds N`; `--qos1-only` for a quick QoS 1 comparison without the file).");
 Console.WriteLine(report.ToString());
 if (outPath is not null)
 {
