@@ -91,11 +91,19 @@ internal sealed class AgentService(AgentOptions options, ServiceStatus status, L
         _feed = new PipelineMetricsFeed(metrics, outbox, mqtt);
         _feed.SetUpdateState(_updateState);
         if (mqtt is not null)
+        {
+            bool wasConnected = false;
             mqtt.ConnectionStateChanged += (_, e) =>
             {
-                if (e.State == MqttConnectionState.Disconnected && e.Reason is { } reason)
+                // Only a lost connection; failed connect attempts are reported by the connection loop.
+                if (e.State == MqttConnectionState.Connected) wasConnected = true;
+                else if (wasConnected && e.Reason is { } reason && e.State is MqttConnectionState.Disconnected or MqttConnectionState.Reconnecting)
+                {
+                    wasConnected = false;
                     _errors.Add("mqtt", $"disconnected from {options.Mqtt.Host}:{options.Mqtt.Port}: {reason.Message}");
+                }
             };
+        }
         await using var cloud = CloudTierSetup.Create(options, mqtt, open =>
         {
             _circuitOpen = open;

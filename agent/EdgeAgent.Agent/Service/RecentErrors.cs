@@ -4,9 +4,9 @@ namespace EdgeAgent.Agent.Service;
 
 /// <summary>
 /// The last few problems the agent hit (MQTT unreachable, outbox quarantined, pipeline failed), kept in
-/// memory for <c>edgeagent status</c> so an operator sees why without reading the journal. A repeat of the
-/// newest entry (a reconnect loop failing the same way) bumps its count and time instead of pushing the
-/// others out.
+/// memory for <c>edgeagent status</c> so an operator sees why without reading the journal. A repeat of an
+/// entry (a reconnect loop failing the same way) bumps its count and time and makes it the newest, instead of
+/// pushing the others out.
 /// </summary>
 /// <remarks>Thread-safe: written from the service loop and MQTT callbacks, read by control handlers.</remarks>
 internal sealed class RecentErrors(int capacity = 10, TimeProvider? time = null)
@@ -22,9 +22,14 @@ internal sealed class RecentErrors(int capacity = 10, TimeProvider? time = null)
         var now = _time.GetUtcNow();
         lock (_lock)
         {
-            if (_entries.Last is { Value: var last } node && last.Source == source && last.Message == message)
+            // Any earlier identical entry (not only the newest): a reconnect loop may alternate between two
+            // messages, and must not push every other problem out of the ring.
+            for (var node = _entries.Last; node is not null; node = node.Previous)
             {
-                node.Value = last with { Last = now, Count = last.Count + 1 };
+                if (node.Value.Source != source || node.Value.Message != message) continue;
+                var repeated = node.Value with { Last = now, Count = node.Value.Count + 1 };
+                _entries.Remove(node);
+                _entries.AddLast(repeated);
                 return;
             }
             _entries.AddLast(new Entry(now, now, source, message, 1));
