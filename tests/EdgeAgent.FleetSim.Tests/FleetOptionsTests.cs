@@ -15,13 +15,13 @@ public sealed class FleetOptionsTests
     [Fact]
     public void Every_bad_setting_is_named_at_once()
     {
-        var problems = new FleetOptions { Devices = 0, SampleRateHz = -1, Duration = TimeSpan.Zero, HubInstances = 0, RolloutBundle = "/nonexistent/x.bundle" }.Validate();
+        var problems = new FleetOptions { Devices = 0, SampleRateHz = -1, Duration = TimeSpan.Zero, HubInstances = 0, Workers = -1 }.Validate();
         Assert.Equal(5, problems.Count);
         Assert.Contains(problems, p => p.StartsWith("--devices", StringComparison.Ordinal));
         Assert.Contains(problems, p => p.StartsWith("--rate", StringComparison.Ordinal));
         Assert.Contains(problems, p => p.StartsWith("--duration", StringComparison.Ordinal));
         Assert.Contains(problems, p => p.StartsWith("--hub-instances", StringComparison.Ordinal));
-        Assert.Contains(problems, p => p.Contains("file not found", StringComparison.Ordinal));
+        Assert.Contains(problems, p => p.StartsWith("--workers -1", StringComparison.Ordinal));
     }
 
     [Fact]

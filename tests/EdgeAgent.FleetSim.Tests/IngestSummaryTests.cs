@@ -9,7 +9,7 @@ public sealed class IngestSummaryTests
     private const string Boot = "b1";
 
     private static DeviceReport Device(string id, params CommitRecord[] commits) =>
-        new(id, Boot, commits, 0, 0, 0, "Connected", null, null, null);
+        new(id, Boot, commits, 0, 0, 0, "Connected");
 
     [Fact]
     public void Lag_is_measured_from_the_commit_of_the_range_holding_each_seq()

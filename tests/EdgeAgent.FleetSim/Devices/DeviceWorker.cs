@@ -28,10 +28,10 @@ public sealed record WorkerSettings
 /// <summary>
 /// Runs a slice of the fleet in this process and talks to the coordinator over stdin/stdout, one line each:
 /// it prints <c>READY count seconds</c> when every device is connected and serving, then obeys <c>stop</c>
-/// (end sensing, drain every outbox, write the report, print <c>DONE</c>) and <c>rollout …</c> lines
-/// (<see cref="IRolloutDriver"/>). A line the worker does not understand is an error on stderr, not a crash.
+/// (end sensing, drain every outbox, write the report, print <c>DONE</c>). A line the worker does not
+/// understand is an error on stderr, not a crash.
 /// </summary>
-public sealed class DeviceWorker(WorkerSettings settings, IRolloutDriver? rollout = null)
+public sealed class DeviceWorker(WorkerSettings settings)
 {
     public async Task<int> RunAsync(TextReader commands, TextWriter replies, CancellationToken cancellationToken)
     {
@@ -63,23 +63,12 @@ public sealed class DeviceWorker(WorkerSettings settings, IRolloutDriver? rollou
                     drained = results.All(r => r);
                     break;
                 }
-                if (line.StartsWith("rollout ", StringComparison.Ordinal) && rollout is not null)
-                {
-                    await rollout.StartAsync(line["rollout ".Length..], devices, cancellationToken).ConfigureAwait(false);
-                    await replies.WriteLineAsync("ROLLOUT-STARTED").ConfigureAwait(false);
-                    await replies.FlushAsync(cancellationToken).ConfigureAwait(false);
-                    continue;
-                }
                 await Console.Error.WriteLineAsync($"worker {settings.First}: unknown command '{line}'").ConfigureAwait(false);
             }
 
-            if (rollout is not null) await rollout.StopAsync().ConfigureAwait(false);
             var report = new WorkerReport(settings.First, devices.Count, connectSeconds, drained, devices.Select(d =>
-            {
-                var r = rollout?.Outcome(d.Id);
-                return new DeviceReport(d.Id, d.BootId, d.Commits.Snapshot(), d.Counters?.Windows ?? 0, d.Counters?.TelemetryCommitted ?? 0,
-                    d.PendingEvents(), d.Mqtt.State.ToString(), r?.Phase, r?.CommittedAtMs, r?.Detail);
-            }).ToList());
+                new DeviceReport(d.Id, d.BootId, d.Commits.Snapshot(), d.Counters?.Windows ?? 0, d.Counters?.TelemetryCommitted ?? 0,
+                    d.PendingEvents(), d.Mqtt.State.ToString())).ToList());
             await File.WriteAllTextAsync(settings.ReportPath, JsonSerializer.Serialize(report, WorkerJsonContext.Default.WorkerReport), cancellationToken).ConfigureAwait(false);
             await replies.WriteLineAsync("DONE").ConfigureAwait(false);
             await replies.FlushAsync(cancellationToken).ConfigureAwait(false);
@@ -90,15 +79,4 @@ public sealed class DeviceWorker(WorkerSettings settings, IRolloutDriver? rollou
             await Task.WhenAll(devices.Select(async d => await d.DisposeAsync().ConfigureAwait(false))).ConfigureAwait(false);
         }
     }
-}
-
-/// <summary>Outcome of one device's rollout as the worker reports it.</summary>
-public sealed record RolloutOutcome(string Phase, long? CommittedAtMs, string? Detail);
-
-/// <summary>The update side of the simulated devices, started by a <c>rollout …</c> command line.</summary>
-public interface IRolloutDriver
-{
-    Task StartAsync(string argument, IReadOnlyList<SimulatedDevice> devices, CancellationToken cancellationToken);
-    Task StopAsync();
-    RolloutOutcome? Outcome(string deviceId);
 }

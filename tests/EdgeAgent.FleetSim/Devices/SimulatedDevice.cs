@@ -26,7 +26,7 @@ public sealed record DeviceEnvironment(string BrokerHost, int BrokerPort, FleetM
 /// One real agent instance, composed the way <c>AgentService</c> composes it: its own SQLite outbox
 /// (own directory, own bootId), its own MQTT connection (client id = device id, Last Will on its status
 /// topic), the outbox drainer over <see cref="MqttTelemetryTransport"/>, and the inference pipeline fed by
-/// a seeded synthetic accelerometer. Only the ONNX Runtime session may be shared with other devices of the
+/// a seeded synthetic accelerometer, and its own update-state directory. Only the ONNX Runtime session may be shared with other devices of the
 /// same process (see <see cref="FleetModel"/>); each device still rents its own engine lease (own buffers).
 /// </summary>
 /// <remarks>

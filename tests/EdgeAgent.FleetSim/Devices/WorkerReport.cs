@@ -10,10 +10,7 @@ public sealed record DeviceReport(
     long Windows,
     long TelemetryCommitted,
     long PendingAtEnd,
-    string MqttState,
-    string? RolloutPhase,
-    long? RolloutCommittedAtMs,
-    string? RolloutDetail);
+    string MqttState);
 
 /// <summary>One worker process's devices and its own start-up cost.</summary>
 public sealed record WorkerReport(int First, int Count, double ConnectSeconds, bool Drained, IReadOnlyList<DeviceReport> Devices);

@@ -27,8 +27,6 @@ public sealed record FleetOptions
     public TimeSpan DriftSnapshotInterval { get; init; } = TimeSpan.FromSeconds(30);
     public bool EnginePerDevice { get; init; }
     public int ConnectParallelism { get; init; } = 32;
-    /// <summary>A bundle to release and roll out to every device after the telemetry window (null: telemetry only).</summary>
-    public string? RolloutBundle { get; init; }
     /// <summary>Where device state, logs and the worker reports go (deleted afterwards unless <see cref="KeepState"/>).</summary>
     public string? StateRoot { get; init; }
     public bool KeepState { get; init; }
@@ -50,7 +48,6 @@ public sealed record FleetOptions
             problems.Add($"--hub-instances {HubInstances} needs --start-hub postgres: SQLite is one writer on one machine, so instances cannot share it");
         if (Workers < 0) problems.Add($"--workers {Workers}: 0 (automatic) or more");
         if (Workers > Devices) problems.Add($"--workers {Workers}: more workers than devices");
-        if (RolloutBundle is { } b && !File.Exists(b)) problems.Add($"--rollout {b}: file not found");
         return problems;
     }
 }

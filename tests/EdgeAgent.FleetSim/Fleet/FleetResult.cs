@@ -28,8 +28,8 @@ public sealed record FleetResult
     public long RejectedTelemetryMessages { get; init; }
     /// <summary>
     /// Drift messages the hub parked. The agent pipeline writes drift windows as JSON (<c>edgeagent.drift.window/1</c>,
-    /// KLL in base64) while the hub's ingestor merges only binary-sketch events, so today every drift message is
-    /// stored as events and also parked with "drift window has no binary sketch" (a product mismatch, docs/FLEET.md).
+    /// KLL in base64); hubs before 8d31ff8 merged only binary-sketch events and parked every one of them with
+    /// "drift window has no binary sketch" (docs/FLEET.md). Counted apart from telemetry.
     /// </summary>
     public long RejectedDriftMessages { get; init; }
     public string? FirstRejection { get; init; }

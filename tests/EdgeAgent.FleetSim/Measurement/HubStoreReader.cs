@@ -22,17 +22,26 @@ public sealed class HubStoreReader(string store, string devicePrefix)
         throw new ArgumentException($"--store '{store}' is neither sqlite:PATH nor postgres:CONNECTION-STRING", nameof(store));
     }
 
-    private async Task<long> ScalarAsync(string sql, CancellationToken ct)
+    /// <summary>An open connection and a command with <c>@prefix</c> bound to this fleet's device-id prefix (dispose both).</summary>
+    private async Task<(DbConnection Connection, DbCommand Command)> CommandAsync(string sql, CancellationToken ct)
     {
-        await using var c = Open();
+        var c = Open();
         await c.OpenAsync(ct).ConfigureAwait(false);
-        await using var cmd = c.CreateCommand();
+        var cmd = c.CreateCommand();
         cmd.CommandText = sql;
         var p = cmd.CreateParameter();
         p.ParameterName = "prefix";
         p.Value = devicePrefix + "%";
         cmd.Parameters.Add(p);
-        return Convert.ToInt64(await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false) ?? 0L, System.Globalization.CultureInfo.InvariantCulture);
+        return (c, cmd);
+    }
+
+    private async Task<long> ScalarAsync(string sql, CancellationToken ct)
+    {
+        var (c, cmd) = await CommandAsync(sql, ct).ConfigureAwait(false);
+        await using (c)
+        await using (cmd)
+            return Convert.ToInt64(await cmd.ExecuteScalarAsync(ct).ConfigureAwait(false) ?? 0L, System.Globalization.CultureInfo.InvariantCulture);
     }
 
     public Task<long> CountEventsAsync(CancellationToken ct) =>
@@ -48,32 +57,26 @@ public sealed class HubStoreReader(string store, string devicePrefix)
     /// <summary>One reason the hub gave for parking a message of this fleet (null when none was parked).</summary>
     public async Task<string?> FirstRejectionReasonAsync(CancellationToken ct)
     {
-        await using var c = Open();
-        await c.OpenAsync(ct).ConfigureAwait(false);
-        await using var cmd = c.CreateCommand();
-        cmd.CommandText = "SELECT topic, reason FROM rejected_messages WHERE topic LIKE 'edgeagent/v1/' || @prefix ORDER BY id LIMIT 1";
-        var p = cmd.CreateParameter();
-        p.ParameterName = "prefix";
-        p.Value = devicePrefix + "%";
-        cmd.Parameters.Add(p);
-        await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
-        return await r.ReadAsync(ct).ConfigureAwait(false) ? $"{r.GetString(0)}: {r.GetString(1)}" : null;
+        var (c, cmd) = await CommandAsync("SELECT topic, reason FROM rejected_messages WHERE topic LIKE 'edgeagent/v1/' || @prefix ORDER BY id LIMIT 1", ct).ConfigureAwait(false);
+        await using (c)
+        await using (cmd)
+        {
+            await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            return await r.ReadAsync(ct).ConfigureAwait(false) ? $"{r.GetString(0)}: {r.GetString(1)}" : null;
+        }
     }
 
     public async Task<List<StoredRow>> ReadEventsAsync(CancellationToken ct)
     {
         var rows = new List<StoredRow>();
-        await using var c = Open();
-        await c.OpenAsync(ct).ConfigureAwait(false);
-        await using var cmd = c.CreateCommand();
-        cmd.CommandText = "SELECT device_id, boot_id, seq, received_at FROM telemetry_events WHERE device_id LIKE @prefix";
-        var p = cmd.CreateParameter();
-        p.ParameterName = "prefix";
-        p.Value = devicePrefix + "%";
-        cmd.Parameters.Add(p);
-        await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
-        while (await r.ReadAsync(ct).ConfigureAwait(false))
-            rows.Add(new StoredRow(r.GetString(0), r.GetString(1), r.GetInt64(2), r.GetInt64(3)));
+        var (c, cmd) = await CommandAsync("SELECT device_id, boot_id, seq, received_at FROM telemetry_events WHERE device_id LIKE @prefix", ct).ConfigureAwait(false);
+        await using (c)
+        await using (cmd)
+        {
+            await using var r = await cmd.ExecuteReaderAsync(ct).ConfigureAwait(false);
+            while (await r.ReadAsync(ct).ConfigureAwait(false))
+                rows.Add(new StoredRow(r.GetString(0), r.GetString(1), r.GetInt64(2), r.GetInt64(3)));
+        }
         return rows;
     }
 }
