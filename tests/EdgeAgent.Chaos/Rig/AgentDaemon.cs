@@ -38,6 +38,9 @@ public sealed class AgentDaemon : IAsyncDisposable
     public bool IsRunning => _process.IsRunning;
     public int ProcessId => _process.ProcessId;
 
+    /// <summary>Exit code of the last run once it ended by itself or was stopped; null while running.</summary>
+    public int? ExitCode => _process.ExitCode;
+
     /// <summary>Options of the daemon's configuration file.</summary>
     public sealed record Options
     {

@@ -120,7 +120,13 @@ public sealed class TelemetryRig : IAsyncDisposable
         bool recovered = false;
         while (clock.Elapsed < recoveryTimeout)
         {
-            status = Agent.IsRunning ? await Agent.StatusAsync(ct).ConfigureAwait(false) : null;
+            if (!Agent.IsRunning)
+            {
+                // It cannot recover by itself any more; say how it ended instead of waiting out the timeout.
+                last = $"the agent process exited by itself with code {Agent.ExitCode} (see agent.log)";
+                break;
+            }
+            status = await Agent.StatusAsync(ct).ConfigureAwait(false);
             if (status is { } s)
             {
                 var agent = s.GetProperty("agent");
