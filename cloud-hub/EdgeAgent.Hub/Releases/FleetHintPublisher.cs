@@ -12,7 +12,7 @@ namespace EdgeAgent.Hub.Releases;
 
 /// <summary>
 /// Keeps the retained <c>edgeagent/v1/fleet/hint</c> (QoS 1, DESIGN §5) at the newest timestamp version,
-/// on an MQTT client of its own (<c>{MqttClientId}-releases</c>), so agents refresh their metadata soon
+/// on an MQTT client of its own (<c>{MqttClientId}-releases</c>, <see cref="HubMqtt"/> options), so agents refresh their metadata soon
 /// after a publication instead of at their next poll. A hint carries no trust: a forged or stale hint only
 /// makes devices check earlier. Publications never wait for MQTT: <see cref="Notify"/> records the version
 /// and the loop sends the newest one when connected (also once after every connect). With several hub
@@ -44,12 +44,7 @@ public sealed class FleetHintPublisher(HubOptions options, IHubStore store, Time
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         if (options.MqttHost is null) return;
-        var client = new MqttClient(new MqttClientOptions
-        {
-            Endpoint = MqttEndpoint.Tcp(options.MqttHost, options.MqttPort),
-            ClientId = options.MqttClientId + "-releases",
-            TimeProvider = time,
-        });
+        var client = new MqttClient(HubMqtt.ClientOptions(options, "-releases", time)); // same broker, TLS identity and session settings as the other hub clients
         _client = client;
         var retry = new ResiliencePipelineBuilder().AddRetry(new RetryStrategyOptions
         {

@@ -1,5 +1,4 @@
 using EdgeAgent.Hub.Hosting;
-using EdgeAgent.Hub.Storage;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -33,8 +32,10 @@ public sealed class MetadataResignService(ReleaseSigner signer, HubOptions optio
                 {
                     await signer.ResignDueAsync(stoppingToken);
                 }
-                catch (Exception e) when (e is HubStoreException or ReleaseRejectedException)
+                catch (Exception e) when (e is not OperationCanceledException)
                 {
+                    // Any failure (store down, a driver error): the loop must survive to try again, or the
+                    // timestamp lapses for the whole fleet.
                     logger.LogError(e, "Re-signing metadata failed; retrying in {Interval}", options.ResignInterval);
                 }
             }
