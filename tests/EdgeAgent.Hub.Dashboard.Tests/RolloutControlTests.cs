@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using EdgeAgent.Hub.Dashboard.Tests.Browser;
 using EdgeAgent.Hub.Dashboard.Tests.Fixtures;
+using EdgeAgent.Telemetry.Wire;
 using Xunit;
 
 namespace EdgeAgent.Hub.Dashboard.Tests;
@@ -45,10 +46,22 @@ public sealed class RolloutControlTests(DashboardBrowserFixture fixture) : IAsyn
                 ["steps"] = new JsonArray(
                     new JsonObject { ["percent"] = 34, ["bakeSeconds"] = 3600, ["minDevices"] = 1 },
                     new JsonObject { ["percent"] = 100, ["bakeSeconds"] = 3600, ["minDevices"] = 1 }),
+                // The seed moved feature x1 by 1.2 σ (PSI ≈ 1.4): with the default limit 0.25 the engine rightly halts
+                // and rolls back as soon as a device commits. This test is about the controls, so the limit is wide.
+                ["thresholds"] = new JsonObject { ["maxDriftPsi"] = 2.0 },
             };
             var r = await op.PostAsync("api/v1/rollouts", new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json"));
             Assert.True(r.StatusCode == HttpStatusCode.Created, await r.Content.ReadAsStringAsync());
-            return _rolloutId = (string)JsonNode.Parse(await r.Content.ReadAsStringAsync())!["id"]!;
+            var id = (string)JsonNode.Parse(await r.Content.ReadAsStringAsync())!["id"]!;
+            // press-01 reports the update state machine's last transitions, as its agent would on edgeagent/v1/press-01/update.
+            var t = DateTimeOffset.UtcNow;
+            WireEvent Transition(long seq, string from, string to) => new(seq, t.AddSeconds(seq), 0, TelemetryEventKind.Data, Encoding.UTF8.GetBytes(new JsonObject
+            {
+                ["family"] = SeededHub.Model, ["version"] = SeededHub.Version, ["releaseCounter"] = 1, ["from"] = from, ["to"] = to,
+            }.ToJsonString()), true);
+            await Hub.IngestAsync("press-01", TelemetryStream.Update, new string('c', 32),
+                [Transition(1, "idle", "downloading"), Transition(2, "downloading", "verifying"), Transition(3, "activating", "observing"), Transition(4, "observing", "committed")]);
+            return _rolloutId = id;
         }
         finally
         {
@@ -84,6 +97,7 @@ public sealed class RolloutControlTests(DashboardBrowserFixture fixture) : IAsyn
         Assert.Contains("step 1 of 2", text);
         Assert.Contains("site=north", text);
         Assert.Contains("Health vs thresholds", text);
+        await Page.WaitForAsync($"document.querySelector(\"section.rollout[data-rollout='{id}']\").innerText.includes('committed')", "press-01's committed update counted");
 
         await ClickAsync($"button[data-action='pause'][data-rollout='{id}']");
         await Page.WaitForAsync($"document.querySelector(\"section.rollout[data-rollout='{id}'][data-state='paused']\") !== null", "the paused rollout");

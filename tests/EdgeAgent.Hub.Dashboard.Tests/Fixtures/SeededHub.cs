@@ -215,7 +215,7 @@ public sealed class SeededHub : IAsyncDisposable
     public async Task<EdgeAgent.Hub.Ingestion.IngestResult> IngestAsync(string id, TelemetryStream stream, string boot, IReadOnlyList<WireEvent> events)
     {
         var batch = new TelemetryBatchEncoder().Encode(id, stream, boot, events, DateTimeOffset.UtcNow);
-        var leaf = stream == TelemetryStream.Drift ? "drift" : "telemetry";
+        var leaf = stream switch { TelemetryStream.Drift => "drift", TelemetryStream.Update => "update", _ => "telemetry" };
         var r = await _hub.Ingestor.IngestAsync($"edgeagent/v1/{id}/{leaf}", batch.Payload, default);
         if (r.Rejected is not null) throw new InvalidOperationException($"seed batch for {id} rejected: {r.Rejected}");
         return r;
