@@ -121,7 +121,10 @@ public sealed class LiveTraffic : IAsyncDisposable
     private readonly Task[] _workers;
     private long _calls, _failures;
 
-    public LiveTraffic(InferenceEngine engine, ModelHealthMonitor monitor, int workers = 2, TimeProvider? latencyClock = null)
+    // world: what the sensors see given the serving model's generation (a closed loop: the model's decisions
+    // change the environment); null = the plain in-distribution windows.
+    public LiveTraffic(InferenceEngine engine, ModelHealthMonitor monitor, int workers = 2, TimeProvider? latencyClock = null,
+        Func<long, float[], float[]>? world = null)
     {
         LatencyClock = latencyClock ?? TimeProvider.System;
         _workers = Enumerable.Range(0, workers).Select(w => Task.Run(() =>
@@ -131,6 +134,7 @@ public sealed class LiveTraffic : IAsyncDisposable
             while (!_stop.IsCancellationRequested)
             {
                 var input = TestModels.Window(seed++ % 512);
+                if (world is not null) input = world(engine.Generation, input);
                 var t0 = LatencyClock.GetTimestamp();
                 try
                 {
