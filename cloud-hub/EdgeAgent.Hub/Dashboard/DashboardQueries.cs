@@ -17,6 +17,13 @@ public sealed class DashboardQueries(IHubStore store, TelemetryIngestor ingestor
     /// <summary>Most prediction samples read for one chart; beyond it the oldest are left out (and the series says so).</summary>
     public const int MaxSamples = 200_000;
 
+    /// <summary>
+    /// Samples behind the overview's and the metrics' last-hour figures: the newest this many. The overview is
+    /// polled every few seconds by every open tab, so it reads a bounded, recent window rather than a whole hour
+    /// of a large fleet; counts and fallback rate then describe those samples (<see cref="PredictionSeries.Truncated"/>).
+    /// </summary>
+    public const int MaxRecentSamples = 20_000;
+
     /// <summary>Bins of the reference-vs-current histogram.</summary>
     public const int HistogramBins = 24;
 
@@ -25,7 +32,7 @@ public sealed class DashboardQueries(IHubStore store, TelemetryIngestor ingestor
         var now = time.GetUtcNow();
         var fleet = await store.CountFleetAsync(ct);
         var ingest = await IngestAsync(ct);
-        var lastHour = await store.ListPredictionSamplesAsync(now.AddHours(-1), null, MaxSamples, ct);
+        var lastHour = await store.ListPredictionSamplesAsync(now.AddHours(-1), null, MaxRecentSamples, ct);
         var rows = await DeviceRowsAsync(ct);
         return new FleetOverview(now, new DeviceStateCounts(fleet.Registered, fleet.Online, fleet.Offline, fleet.Unknown, fleet.Revoked),
             fleet.ByAgentVersion, fleet.ByActiveModel, fleet.ByHealth, ingest, PredictionAggregator.Totals(lastHour.ToList()), rows);
@@ -61,12 +68,12 @@ public sealed class DashboardQueries(IHubStore store, TelemetryIngestor ingestor
             await store.ListGapsAsync(id, ct), await PredictionsAsync(range, id, ct));
     }
 
-    public async Task<PredictionSeries> PredictionsAsync(TimeSpan range, string? deviceId, CancellationToken ct)
+    public async Task<PredictionSeries> PredictionsAsync(TimeSpan range, string? deviceId, CancellationToken ct, int maxSamples = MaxSamples)
     {
         var to = time.GetUtcNow();
         var from = to - range;
-        var samples = await store.ListPredictionSamplesAsync(from, deviceId, MaxSamples, ct);
-        return PredictionAggregator.Aggregate(samples, from, to, samples.Count >= MaxSamples);
+        var samples = await store.ListPredictionSamplesAsync(from, deviceId, maxSamples, ct);
+        return PredictionAggregator.Aggregate(samples, from, to, samples.Count >= maxSamples);
     }
 
     public async Task<IReadOnlyList<DeviceRow>> DeviceRowsAsync(CancellationToken ct)

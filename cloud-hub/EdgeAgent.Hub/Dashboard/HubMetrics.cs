@@ -49,7 +49,7 @@ public sealed class HubMetrics(IHubStore store, DashboardQueries queries, FleetD
         w.Family("edgehub_cloud_requests_total", "counter", "Cloud-tier requests answered by the hubs (one hard_cases row each), by outcome.")
             .Sample(ingest.CloudAnswered, ("outcome", "answered")).Sample(ingest.CloudFailed, ("outcome", "error"));
 
-        var hour = await queries.PredictionsAsync(TimeSpan.FromHours(1), null, ct);
+        var hour = await queries.PredictionsAsync(TimeSpan.FromHours(1), null, ct, DashboardQueries.MaxRecentSamples);
         w.Family("edgehub_predictions_last_hour", "gauge", "Prediction events with a timestamp in the last hour, by model and decider (local, cloud, fallback).");
         foreach (var m in hour.ByModel)
             w.Sample(m.Totals.Local, ("model", m.Model), ("decided_by", "local")).Sample(m.Totals.Cloud, ("model", m.Model), ("decided_by", "cloud"))
