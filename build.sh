@@ -10,6 +10,7 @@
 #   ./build.sh package      out/deb/edgeagent_<version>_amd64.deb (see packaging/INSTALL.md)
 #   ./build.sh publish-aot  Native AOT agent where the NativeAOT runtime pack is reachable
 #   ./build.sh bench [NAME] the benchmarks recorded in docs/BENCHMARKS.md
+#   ./build.sh chaos [ARGS] the chaos suite, every fault scenario in full (docs/CHAOS.md; CI runs the short form)
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$PWD
@@ -175,6 +176,7 @@ case "$target" in
   package) package ;;
   publish-aot) mkdir -p out; publish_aot ;;
   bench) bench "$@" ;;
+  chaos) build; dotnet "tests/EdgeAgent.Chaos/bin/$CONFIG/net10.0/EdgeAgent.Chaos.dll" "$@" ;;
   prereqs) prereqs ;;
-  *) die "unknown target '$target' (build, test, demo, publish, package, publish-aot, bench)" ;;
+  *) die "unknown target '$target' (build, test, demo, publish, package, publish-aot, bench, chaos)" ;;
 esac
