@@ -8,12 +8,7 @@ namespace EdgeAgent.Pipeline.Tests.Cloud;
 /// <summary>The cloud tier's circuit breaker against a real broker and responder; break duration on a manual clock.</summary>
 public sealed class CircuitRecoveryTests
 {
-    private static CloudInferenceRequest Request(long window) => new()
-    {
-        DeviceId = "press-18", Model = "har-cnn", Window = window, Reason = "low-confidence", Shape = [1, 3, 128],
-        Layout = "channels-first", Channels = ["ax", "ay", "az"], Labels = PipelineHarness.Labels, Input = new float[384],
-        LocalLabel = "walk", LocalConfidence = 0.4f, LocalProbabilities = [0.3f, 0.4f, 0.1f, 0.2f],
-    };
+    private static CloudInferenceRequest Request(long window) => PipelineHarness.CloudRequest("press-18", window);
 
     [Fact]
     public async Task The_circuit_opens_on_bad_answers_refuses_while_open_and_closes_after_a_good_trial_request()

@@ -9,12 +9,7 @@ namespace EdgeAgent.Pipeline.Tests.Cloud;
 /// <summary>A device that starts offline: the tier exists before MQTT ever connected and attaches later.</summary>
 public sealed class DetachedTierTests
 {
-    private static CloudInferenceRequest Request(long window) => new()
-    {
-        DeviceId = "press-19", Model = "har-cnn", Window = window, Reason = "low-confidence", Shape = [1, 3, 128],
-        Layout = "channels-first", Channels = ["ax", "ay", "az"], Labels = PipelineHarness.Labels, Input = new float[384],
-        LocalLabel = "walk", LocalConfidence = 0.4f, LocalProbabilities = [0.3f, 0.4f, 0.1f, 0.2f],
-    };
+    private static CloudInferenceRequest Request(long window) => PipelineHarness.CloudRequest("press-19", window);
 
     [Fact]
     public async Task A_detached_tier_falls_back_offline_without_sending_and_answers_once_attached()

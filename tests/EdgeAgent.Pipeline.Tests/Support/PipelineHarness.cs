@@ -62,6 +62,14 @@ internal static class PipelineHarness
         return list;
     }
 
+    /// <summary>A low-confidence cloud request for <paramref name="deviceId"/> (the CNN's [1,3,128] input, zeros).</summary>
+    public static EdgeAgent.Pipeline.Cloud.CloudInferenceRequest CloudRequest(string deviceId, long window) => new()
+    {
+        DeviceId = deviceId, Model = "har-cnn", Window = window, Reason = "low-confidence", Shape = [1, 3, 128],
+        Layout = "channels-first", Channels = ["ax", "ay", "az"], Labels = Labels, Input = new float[384],
+        LocalLabel = "walk", LocalConfidence = 0.4f, LocalProbabilities = [0.3f, 0.4f, 0.1f, 0.2f],
+    };
+
     public static async Task<MqttClient> ConnectAsync(int port, string clientId)
     {
         var client = new MqttClient(new MqttClientOptions
