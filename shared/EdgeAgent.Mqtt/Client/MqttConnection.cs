@@ -368,13 +368,8 @@ internal sealed class MqttConnection : IAsyncDisposable, IThreadPoolWorkItem
                 _receive = bigger;
             }
 
-            if (_readerOwesFlush)
-            {
-                // Everything received so far is handled: write what it queued before waiting for more.
-                _readerOwesFlush = false;
-                _ = FlushAsync();
-            }
-
+            // Everything received so far is handled: write what it queued before waiting for more.
+            FlushIfOwed();
             int read = await _stream.ReadAsync(_receive.AsMemory(_end), cancellationToken).ConfigureAwait(false);
             if (read == 0)
             {
@@ -436,6 +431,14 @@ internal sealed class MqttConnection : IAsyncDisposable, IThreadPoolWorkItem
                 finally
                 {
                     t_readerOf = null;
+                }
+
+                if (!handled.IsCompleted)
+                {
+                    // The reader is about to wait for something other than the socket (the inbound
+                    // queue is full): what it queued must not wait with it, or a message handler
+                    // awaiting its own PUBACK would never see its PUBLISH written.
+                    FlushIfOwed();
                 }
 
                 await handled.ConfigureAwait(false);
@@ -551,6 +554,16 @@ internal sealed class MqttConnection : IAsyncDisposable, IThreadPoolWorkItem
         }
 
         _writerDone.TrySetResult();
+    }
+
+    /// <summary>Starts the flush the reader took on (see <see cref="TryEnqueue"/>); reader loop only.</summary>
+    private void FlushIfOwed()
+    {
+        if (_readerOwesFlush)
+        {
+            _readerOwesFlush = false;
+            _ = FlushAsync();
+        }
     }
 
     private void ReleaseIfThrottled(OutboundItem item)

@@ -91,4 +91,48 @@ public sealed class WritePathTests
         Assert.Equal(Enumerable.Range(0, count).Select(Text), got.Select(m => m.Text()));
         Assert.Equal(0, client.InflightCount);
     }
+
+    [Fact]
+    public async Task A_handler_that_publishes_is_not_starved_while_the_inbound_queue_is_full()
+    {
+        await using var broker = await MosquittoBroker.StartAsync();
+        // Small Receive Maximum: the inbound queue holds ReceiveMaximum + 1,024 messages, so a QoS 0
+        // flood fills it while the handler is busy and the reader waits for room. MaxInflight 1: every
+        // PUBACK frees the slot for a waiting publish, which the reader queues and owes a flush for;
+        // the reader writes it before it waits, so neither those publishes nor the handler's own QoS 0
+        // publishes (flushed by the same owner) wait for the reader. The test checks that everything
+        // keeps moving under this mix; the interleaving itself is up to the scheduler.
+        // (A handler that awaits a QoS 1 PUBACK during such a flood cannot be served: the reader
+        // that would read the PUBACK is waiting for the handler. Inbound QoS 1 never fills the queue,
+        // the broker honours our Receive Maximum.)
+        var options = TestClient.Options(broker) with { ReceiveMaximum = 1, MaxInflight = 1 };
+        var client = new MqttClient(options);
+        await using var _c = client;
+        var endSeen = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        client.MessageHandler = async (message, ct) =>
+        {
+            await client.PublishAsync(TestClient.Message("out/echo", "x", MqttQualityOfService.AtMostOnce), ct);
+            await client.PublishAsync(TestClient.Message("out/echo", "y", MqttQualityOfService.AtMostOnce), ct);
+            if (message.Topic == "in/end")
+            {
+                endSeen.TrySetResult();
+            }
+        };
+        await client.ConnectAsync();
+        await client.SubscribeAsync("in/#", MqttQualityOfService.AtMostOnce);
+        var (flooder, _) = await TestClient.ConnectAsync(broker);
+        await using var _f = flooder;
+
+        Task background = Task.WhenAll(Enumerable.Range(0, 2000).Select(i => client.PublishAsync(TestClient.Message("out/bg", Text(i)))));
+        for (int i = 0; i < 5000; i++)
+        {
+            await flooder.PublishAsync(TestClient.Message("in/a", Text(i), MqttQualityOfService.AtMostOnce));
+        }
+
+        await flooder.PublishAsync(TestClient.Message("in/end", "end", MqttQualityOfService.AtMostOnce));
+
+        await endSeen.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        await background.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal(0, client.InflightCount);
+    }
 }
