@@ -58,25 +58,52 @@ public abstract partial class SqlHubStore
     }
 
     /// <summary>
-    /// Inserts rows 100 at a time with one multi-row VALUES statement each (portable: SQLite and PostgreSQL):
-    /// a 1,000-device assignment batch costs 10 round trips per table instead of 1,000 (docs/bench/hub-releases.md).
+    /// Inserts rows the cheap way for the dialect: PostgreSQL gets 100 rows per multi-row VALUES statement (a
+    /// 1,000-device batch costs 10 round trips per table instead of 1,000); SQLite, in process, gets one
+    /// prepared single-row command re-executed (Microsoft.Data.Sqlite looks parameters up by name, so one
+    /// statement with hundreds of them costs more than re-running a small one; docs/bench/hub-releases.md).
     /// </summary>
-    private static async Task InsertRowsAsync<T>(DbConnection c, DbTransaction tx, string table, string onConflict, IReadOnlyList<T> rows,
+    private async Task InsertRowsAsync<T>(DbConnection c, DbTransaction tx, string table, string onConflict, IReadOnlyList<T> rows,
         Func<T, object?[]> values, CancellationToken ct)
     {
-        const int chunk = 100;
-        for (int start = 0; start < rows.Count; start += chunk)
+        if (rows.Count == 0) return;
+        int width = values(rows[0]).Length;
+        int chunk = Kind == "postgres" ? 100 : 1;
+        DbCommand? single = null;
+        DbParameter[] ps = [];
+        try
         {
-            int n = Math.Min(chunk, rows.Count - start);
-            var args = new List<(string, object?)>(n * 6);
-            var tuples = new List<string>(n);
-            for (int i = 0; i < n; i++)
+            for (int start = 0; start < rows.Count; start += chunk)
             {
-                var v = values(rows[start + i]);
-                tuples.Add("(" + string.Join(", ", v.Select((_, k) => $"@p{i}_{k}")) + ")");
-                for (int k = 0; k < v.Length; k++) args.Add(($"p{i}_{k}", v[k]));
+                int n = Math.Min(chunk, rows.Count - start);
+                DbCommand cmd;
+                if (single is null || n != 1)
+                {
+                    var tuples = Enumerable.Range(0, n).Select(i => "(" + string.Join(", ", Enumerable.Range(0, width).Select(k => $"@p{i}_{k}")) + ")");
+                    cmd = Command(c, tx, $"INSERT INTO {table} VALUES {string.Join(", ", tuples)} {onConflict}");
+                    ps = AddParameters(cmd, [.. Enumerable.Range(0, n * width).Select(j => $"p{j / width}_{j % width}")]);
+                    if (n == 1) single = cmd; // re-executed for every further single row
+                }
+                else cmd = single;
+                for (int i = 0; i < n; i++)
+                {
+                    var v = values(rows[start + i]);
+                    for (int k = 0; k < width; k++)
+                    {
+                        var p = ps[i * width + k];
+                        p.Value = v[k] ?? DBNull.Value;
+                        // Untyped NULLs and byte arrays need their type said (PostgreSQL BYTEA), as Bind does.
+                        if (v[k] is byte[]) p.DbType = System.Data.DbType.Binary;
+                        else if (v[k] is null) p.DbType = System.Data.DbType.String;
+                    }
+                }
+                await cmd.ExecuteNonQueryAsync(ct);
+                if (!ReferenceEquals(cmd, single)) await cmd.DisposeAsync();
             }
-            await ExecAsync(c, tx, $"INSERT INTO {table} VALUES {string.Join(", ", tuples)} {onConflict}", ct, [.. args]);
+        }
+        finally
+        {
+            if (single is not null) await single.DisposeAsync();
         }
     }
 

@@ -26,6 +26,7 @@ using Microsoft.Extensions.Logging;
 var seconds = Arg("--seconds", 3);
 var rounds = Arg("--rounds", 3);
 var output = args.SkipWhile(a => a != "--out").Skip(1).FirstOrDefault();
+var publishOnly = args.Contains("--publish-only");
 var report = new StringBuilder();
 void Line(string s) { Console.WriteLine(s); report.AppendLine(s); }
 
@@ -39,58 +40,61 @@ try
 
     // ---- serving ----
     var port = FreePort();
-    var options = new HubOptions { Store = "sqlite:" + Path.Combine(dir, "serve.db"), Urls = [$"http://127.0.0.1:{port}"], RetentionDays = 0, TrustDirectory = trust };
-    await using (var app = await HubHost.BuildAsync(options, logging: l => l.SetMinimumLevel(LogLevel.Warning)))
+    if (!publishOnly)
     {
-        var sizes = new[] { 1 << 20, 20 << 20 };
-        var baseline = new Dictionary<int, byte[]>();
-        app.MapGet("/baseline/{size:int}", (int size) => Results.Bytes(baseline[size], "application/octet-stream"));
-        await app.StartAsync();
-        var store = app.Services.GetRequiredService<IHubStore>();
-        var signer = app.Services.GetRequiredService<ReleaseSigner>();
-        var urls = new Dictionary<int, string>();
-        foreach (var size in sizes)
+        var options = new HubOptions { Store = "sqlite:" + Path.Combine(dir, "serve.db"), Urls = [$"http://127.0.0.1:{port}"], RetentionDays = 0, TrustDirectory = trust };
+        await using (var app = await HubHost.BuildAsync(options, logging: l => l.SetMinimumLevel(LogLevel.Warning)))
         {
-            var bundle = RandomNumberGenerator.GetBytes(size);
-            baseline[size] = bundle;
-            var version = $"{size >> 20}mb";
-            await RegisterPaddedAsync(app, store, version, bundle);
-            var release = await signer.PublishReleaseAsync("vib-mlp", version, "bench", default);
-            urls[size] = $"http://127.0.0.1:{port}/tuf/targets/models/vib-mlp/{release.Sha256}.{version}.bundle";
-        }
-
-        Line("| file | clients | endpoint | MB/s | requests/s | ratio to baseline |");
-        Line("|---|---:|---|---:|---:|---:|");
-        foreach (var size in sizes)
-            foreach (var clients in new[] { 1, 8, 32 })
+            var sizes = new[] { 1 << 20, 20 << 20 };
+            var baseline = new Dictionary<int, byte[]>();
+            app.MapGet("/baseline/{size:int}", (int size) => Results.Bytes(baseline[size], "application/octet-stream"));
+            await app.StartAsync();
+            var store = app.Services.GetRequiredService<IHubStore>();
+            var signer = app.Services.GetRequiredService<ReleaseSigner>();
+            var urls = new Dictionary<int, string>();
+            foreach (var size in sizes)
             {
-                if (size > 1 << 20 && clients > 8) continue; // 32 × 20 MB in flight only measures memory pressure on 2 cores
-                var hub = new List<(double Mb, double Rps)>();
-                var plain = new List<(double Mb, double Rps)>();
-                for (var r = 0; r < rounds; r++)
-                {
-                    plain.Add(await LoadAsync($"http://127.0.0.1:{port}/baseline/{size}", clients, seconds, size));
-                    hub.Add(await LoadAsync(urls[size], clients, seconds, size));
-                }
-                var (hm, hr) = Median(hub);
-                var (bm, br) = Median(plain);
-                Line($"| {size >> 20} MB bundle | {clients} | /tuf/targets (ETag, Range) | {hm:0} | {hr:0.0} | {hm / bm:0.00} |");
-                Line($"| {size >> 20} MB bundle | {clients} | baseline Results.Bytes | {bm:0} | {br:0.0} | 1.00 |");
+                var bundle = RandomNumberGenerator.GetBytes(size);
+                baseline[size] = bundle;
+                var version = $"{size >> 20}mb";
+                await RegisterPaddedAsync(app, store, version, bundle);
+                var release = await signer.PublishReleaseAsync("vib-mlp", version, "bench", default);
+                urls[size] = $"http://127.0.0.1:{port}/tuf/targets/models/vib-mlp/{release.Sha256}.{version}.bundle";
             }
 
-        // timestamp.json is read from the store on every request (another instance may have just published).
-        var ts = (await store.GetTufMetadataAsync("timestamp.json"))!.Content;
-        baseline[-1] = ts;
-        var tsHub = new List<(double Mb, double Rps)>();
-        var tsPlain = new List<(double Mb, double Rps)>();
-        for (var r = 0; r < rounds; r++)
-        {
-            tsPlain.Add(await LoadAsync($"http://127.0.0.1:{port}/baseline/-1", 8, seconds, ts.Length));
-            tsHub.Add(await LoadAsync($"http://127.0.0.1:{port}/tuf/metadata/timestamp.json", 8, seconds, ts.Length));
+            Line("| file | clients | endpoint | MB/s | requests/s | ratio to baseline |");
+            Line("|---|---:|---|---:|---:|---:|");
+            foreach (var size in sizes)
+                foreach (var clients in new[] { 1, 8, 32 })
+                {
+                    if (size > 1 << 20 && clients > 8) continue; // 32 × 20 MB in flight only measures memory pressure on 2 cores
+                    var hub = new List<(double Mb, double Rps)>();
+                    var plain = new List<(double Mb, double Rps)>();
+                    for (var r = 0; r < rounds; r++)
+                    {
+                        plain.Add(await LoadAsync($"http://127.0.0.1:{port}/baseline/{size}", clients, seconds, size));
+                        hub.Add(await LoadAsync(urls[size], clients, seconds, size));
+                    }
+                    var (hm, hr) = Median(hub);
+                    var (bm, br) = Median(plain);
+                    Line($"| {size >> 20} MB bundle | {clients} | /tuf/targets (ETag, Range) | {hm:0} | {hr:0.0} | {hm / bm:0.00} |");
+                    Line($"| {size >> 20} MB bundle | {clients} | baseline Results.Bytes | {bm:0} | {br:0.0} | 1.00 |");
+                }
+
+            // timestamp.json is read from the store on every request (another instance may have just published).
+            var ts = (await store.GetTufMetadataAsync("timestamp.json"))!.Content;
+            baseline[-1] = ts;
+            var tsHub = new List<(double Mb, double Rps)>();
+            var tsPlain = new List<(double Mb, double Rps)>();
+            for (var r = 0; r < rounds; r++)
+            {
+                tsPlain.Add(await LoadAsync($"http://127.0.0.1:{port}/baseline/-1", 8, seconds, ts.Length));
+                tsHub.Add(await LoadAsync($"http://127.0.0.1:{port}/tuf/metadata/timestamp.json", 8, seconds, ts.Length));
+            }
+            Line($"| timestamp.json ({ts.Length} B) | 8 | /tuf/metadata (SQLite read per request) | - | {Median(tsHub).Rps:0} | {Median(tsHub).Rps / Median(tsPlain).Rps:0.00} |");
+            Line($"| timestamp.json ({ts.Length} B) | 8 | baseline Results.Bytes | - | {Median(tsPlain).Rps:0} | 1.00 |");
+            await app.StopAsync();
         }
-        Line($"| timestamp.json ({ts.Length} B) | 8 | /tuf/metadata (SQLite read per request) | - | {Median(tsHub).Rps:0} | {Median(tsHub).Rps / Median(tsPlain).Rps:0.00} |");
-        Line($"| timestamp.json ({ts.Length} B) | 8 | baseline Results.Bytes | - | {Median(tsPlain).Rps:0} | 1.00 |");
-        await app.StopAsync();
     }
 
     // ---- publish cost ----
