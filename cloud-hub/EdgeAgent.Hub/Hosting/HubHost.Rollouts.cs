@@ -1,6 +1,7 @@
 using System.Text.Json;
 using EdgeAgent.Hub.Api;
 using EdgeAgent.Hub.Auth;
+using EdgeAgent.Hub.Releases;
 using EdgeAgent.Hub.Rollouts;
 using EdgeAgent.Hub.Storage;
 using Microsoft.AspNetCore.Builder;
@@ -15,7 +16,11 @@ public static partial class HubHost
     static partial void AddRollouts(WebApplicationBuilder builder, HubOptions options, IHubStore store, TimeProvider time)
     {
         builder.Services.AddSingleton<RolloutSignal>();
-        builder.Services.AddSingleton<RolloutService>();
+        // A hub that can sign refuses rollouts of releases it never published (its signer would refuse the
+        // assignments). A hub without signing keys publishes nothing itself: it accepts any registered
+        // release and its rollouts' assignments wait, shown as 'unpublished', for an instance that can sign.
+        builder.Services.AddSingleton(sp => new RolloutService(store, time, sp.GetRequiredService<RolloutSignal>(),
+            requirePublishedRelease: RolloutEngine.CanPublish(sp.GetService<IDeviceAssignmentPublisher>())));
         builder.Services.AddSingleton<RolloutInspector>();
         builder.Services.AddSingleton<RolloutEngine>();
         if (options.RolloutEngine) builder.Services.AddHostedService(sp => sp.GetRequiredService<RolloutEngine>());

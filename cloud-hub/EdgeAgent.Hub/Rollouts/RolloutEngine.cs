@@ -188,6 +188,9 @@ public sealed class RolloutEngine(
         return true;
     }
 
+    /// <summary>False without a publisher or when it is the release signer of a hub without signing keys.</summary>
+    public static bool CanPublish(IDeviceAssignmentPublisher? publisher) => publisher is not (null or ReleaseSigner { CanSign: false });
+
     internal static IEnumerable<RolloutDeviceRecord> Revert(IEnumerable<RolloutDeviceRecord> devices) =>
         devices.Where(d => d.Action == RolloutDeviceAction.Assigned).Select(d => d with { Action = RolloutDeviceAction.Reverted, Published = false });
 
@@ -219,7 +222,7 @@ public sealed class RolloutEngine(
         if (r is null) return;
         var pending = (await store.ListRolloutDevicesAsync(id, ct)).Where(d => !d.Published).ToList();
         if (pending.Count == 0) return;
-        if (publisher is null)
+        if (!CanPublish(publisher))
         {
             if (!_warnedNoPublisher)
                 logger.LogWarning("Rollout {Rollout}: {Count} assignment(s) wait for a device assignment publisher (release signing is not configured on this hub)", id, pending.Count);
@@ -230,7 +233,7 @@ public sealed class RolloutEngine(
         var batch = new List<DeviceAssignment>(pending.Count);
         foreach (var row in pending)
         {
-            var current = await publisher.GetAsync(row.DeviceId, ct);
+            var current = await publisher!.GetAsync(row.DeviceId, ct);
             var models = new Dictionary<string, string>(current?.Models ?? [], StringComparer.Ordinal);
             if (row.Action == RolloutDeviceAction.Assigned) models[r.Family] = r.Target;
             else if (row.PreviousTarget is { } previous) models[r.Family] = previous;
@@ -239,7 +242,7 @@ public sealed class RolloutEngine(
         }
         try
         {
-            await publisher.PublishAsync(batch, ct);
+            await publisher!.PublishAsync(batch, ct);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

@@ -142,3 +142,23 @@ public sealed class RolloutApiTests : IAsyncLifetime
         Assert.Contains("/api/v1/devices/{id}/updates", openApi);
     }
 }
+
+/// <summary>A hub without signing keys: it decides, but cannot publish; its assignments wait, visibly.</summary>
+public sealed class RolloutWithoutSigningKeysTests
+{
+    [Fact]
+    public async Task A_hub_that_cannot_sign_accepts_a_registered_release_and_shows_its_assignments_as_unpublished()
+    {
+        await using var hub = await RunningHub.StartAsync();
+        await RegisterReleaseAsync(hub.Store, "kws", "1.0.0", 1);
+        await DevicesAsync(hub.Store, "mic", 4, new Dictionary<string, string>());
+        using var op = hub.Client(hub.OperatorToken);
+        var created = await op.PostAsync("api/v1/rollouts", new StringContent("""{"id":"nokeys","family":"kws","version":"1.0.0"}""", Encoding.UTF8, "application/json"));
+        Assert.True(created.StatusCode == HttpStatusCode.Created, await created.Content.ReadAsStringAsync());
+        using var reader = hub.Client(hub.ReadOnlyToken);
+        var detail = await Eventually.ValueAsync(async () => JsonNode.Parse(await reader.GetStringAsync("api/v1/rollouts/nokeys"))!,
+            d => (int)d["health"]!["assigned"]! == 1, "first step decided");
+        Assert.Equal(1, (int)detail["unpublished"]!);
+        Assert.False((bool)detail["devices"]![0]!["published"]!);
+    }
+}
