@@ -13,7 +13,7 @@ public partial interface IHubStore
     Task<IngestCounts> CountIngestAsync(CancellationToken ct = default);
 
     /// <summary>
-    /// Prediction events (stream <c>telemetry</c>, kind <c>data</c>, JSON with <c>decidedBy</c>, as the agent's
+    /// Prediction events (stream <c>telemetry</c>, kind <c>data</c>, JSON with <c>decidedBy</c> local, cloud or fallback, as the agent's
     /// pipeline writes them) with <c>ts ≥ since</c>, newest first, at most <paramref name="limit"/>;
     /// only of <paramref name="deviceId"/> when given.
     /// </summary>

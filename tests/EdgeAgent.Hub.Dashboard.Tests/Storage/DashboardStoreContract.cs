@@ -42,6 +42,8 @@ public abstract class DashboardStoreContract(IStoreFactory stores)
             Event("d1", 3, T0.AddMinutes(3), """{"label":"x"}"""),                // not a prediction
             Event("d1", 4, T0.AddMinutes(4), """[1,2,3]"""),                      // JSON, but not an object
             Event("d1", 5, T0.AddMinutes(5), """{"decidedBy":7}"""),              // decidedBy not a string
+            Event("d1", 10, T0.AddMinutes(5), """{"decidedBy":"elsewhere"}"""),   // not a decider the pipeline writes
+            Event("d1", 11, T0.AddMinutes(5), """{"decidedBy":{"by":"local"}}"""),
             Event("d1", 6, T0.AddMinutes(6), """{"decidedBy":"local"}""", kind: "notice"),
             Event("d1", 7, T0.AddMinutes(7), """{"decidedBy":"local"}""", stream: "fallback-case"),
             Event("d1", 8, T0.AddMinutes(8), null, stream: "drift"),
