@@ -1,7 +1,6 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
-using EdgeAgent.Hub.Dashboard.Tests.Browser;
 using EdgeAgent.Hub.Dashboard.Tests.Fixtures;
 using Xunit;
 
@@ -12,47 +11,16 @@ namespace EdgeAgent.Hub.Dashboard.Tests;
 /// errors (exceptions, failed loads and CSP violations included), shows the hub's data, and the controls work.
 /// </summary>
 [Collection(DashboardBrowserCollection.Name)]
-public sealed class DashboardPageTests(DashboardBrowserFixture fixture) : IAsyncLifetime
+public sealed class DashboardPageTests(DashboardBrowserFixture fixture) : BrowserTest(fixture)
 {
-    private BrowserPage? _page;
+    private SeededHub Hub => Fixture.Hub;
 
-    private BrowserPage Page => _page!;
-
-    private SeededHub Hub => fixture.Hub;
-
-    public async Task InitializeAsync() => _page = await fixture.Browser.NewPageAsync();
-
-    public async Task DisposeAsync()
-    {
-        if (_page is not null) await _page.CloseAsync();
-    }
-
-    /// <summary>Opens a page with the token already in the tab's sessionStorage (as after signing in).</summary>
-    private async Task OpenAsync(string hash, string page, string? token = null)
-    {
-        await Page.NavigateAsync(new Uri(Hub.BaseAddress, "/").ToString());
-        await Page.WaitForAsync("document.getElementById('main').dataset.page !== undefined", "the dashboard shell");
-        // The marker dies with the old document, so the wait below cannot be satisfied by the page before the reload.
-        await Page.EvaluateAsync($"(() => {{ window.__beforeReload = true; sessionStorage.setItem('edgehub.token', {JsonSerializer.Serialize(token ?? Hub.Hub.OperatorToken)}); location.hash = {JsonSerializer.Serialize(hash)}; location.reload(); return true; }})()");
-        await Page.WaitForAsync($"!window.__beforeReload && document.getElementById('main').dataset.page === '{page}' && Number(document.getElementById('main').dataset.renders) >= 1", $"page {page}");
-    }
+    private Task OpenAsync(string hash, string page, string? token = null) => OpenAsync(Hub.BaseAddress, hash, page, token ?? Hub.Hub.OperatorToken);
 
     private async Task<string> MainTextAsync() => await Page.TextAsync("#main");
 
-    private Task ScreenshotAsync(string name) => DashboardBrowserFixture.ScreenshotAsync(Page, name);
-
-    private void AssertNoConsoleErrors() => Assert.True(Page.Errors.Count == 0, "console errors: " + string.Join("\n", Page.Errors));
-
     /// <summary>Thousands with commas, as the page writes them (en-US).</summary>
     private static string N(long v) => v.ToString("N0", System.Globalization.CultureInfo.InvariantCulture);
-
-    private Task SignInAsync(string token) => Page.EvaluateAsync(
-        $"(() => {{ document.getElementById('token').value = {JsonSerializer.Serialize(token)}; document.getElementById('login-form').requestSubmit(); return true; }})()");
-
-    private Task SelectAsync(string id, string value) => Page.EvaluateAsync(
-        $"(() => {{ const s = document.getElementById({JsonSerializer.Serialize(id)}); s.value = {JsonSerializer.Serialize(value)}; s.dispatchEvent(new Event('change')); return true; }})()");
-
-    private async Task<int> CountAsync(string selector) => (await Page.EvaluateAsync($"document.querySelectorAll({JsonSerializer.Serialize(selector)}).length")).GetInt32();
 
     [Fact]
     public async Task Signing_in_with_a_token_shows_the_fleet_overview_with_the_hubs_devices()

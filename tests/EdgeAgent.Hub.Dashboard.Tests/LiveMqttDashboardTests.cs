@@ -1,6 +1,5 @@
 using System.Text;
 using System.Text.Json;
-using EdgeAgent.Hub.Dashboard.Tests.Browser;
 using EdgeAgent.Hub.Dashboard.Tests.Fixtures;
 using EdgeAgent.Hub.Tests.Fixtures;
 using EdgeAgent.Mqtt;
@@ -18,23 +17,22 @@ namespace EdgeAgent.Hub.Dashboard.Tests;
 /// predictions, and go offline — without a reload.
 /// </summary>
 [Collection(DashboardBrowserCollection.Name)]
-public sealed class LiveMqttDashboardTests(DashboardBrowserFixture fixture) : IAsyncLifetime
+public sealed class LiveMqttDashboardTests(DashboardBrowserFixture fixture) : BrowserTest(fixture)
 {
     private MosquittoBroker _broker = null!;
     private RunningHub _hub = null!;
-    private BrowserPage _page = null!;
 
-    public async Task InitializeAsync()
+    public override async Task InitializeAsync()
     {
         _broker = await MosquittoBroker.StartAsync();
         _hub = await RunningHub.StartAsync("127.0.0.1", _broker.Port, clientId: "edgehub-dashboard");
         await _hub.Mqtt.Subscribed.WaitAsync(TimeSpan.FromSeconds(30));
-        _page = await fixture.Browser.NewPageAsync();
+        await base.InitializeAsync();
     }
 
-    public async Task DisposeAsync()
+    public override async Task DisposeAsync()
     {
-        await _page.CloseAsync();
+        await base.DisposeAsync();
         await _hub.DisposeAsync();
         await _broker.DisposeAsync();
     }
@@ -49,10 +47,10 @@ public sealed class LiveMqttDashboardTests(DashboardBrowserFixture fixture) : IA
     [Fact]
     public async Task A_device_reporting_over_mqtt_appears_on_the_open_fleet_page_and_goes_offline()
     {
-        await _page.NavigateAsync(_hub.BaseAddress.ToString());
-        await _page.WaitForAsync("document.getElementById('login-form') !== null", "the sign-in form");
-        await _page.EvaluateAsync($"(() => {{ document.getElementById('token').value = {JsonSerializer.Serialize(_hub.ReadOnlyToken)}; document.getElementById('login-form').requestSubmit(); return true; }})()");
-        await _page.WaitForAsync("document.getElementById('main').innerText.includes('no devices registered yet')", "the empty fleet");
+        await Page.NavigateAsync(_hub.BaseAddress.ToString());
+        await Page.WaitForAsync("document.getElementById('login-form') !== null", "the sign-in form");
+        await SignInAsync(_hub.ReadOnlyToken);
+        await Page.WaitForAsync("document.getElementById('main').innerText.includes('no devices registered yet')", "the empty fleet");
 
         const string id = "mqtt-dev-1";
         await using var device = new MqttClient(new MqttClientOptions { Endpoint = MqttEndpoint.Tcp("127.0.0.1", _broker.Port), ClientId = "dev-" + id });
@@ -70,12 +68,12 @@ public sealed class LiveMqttDashboardTests(DashboardBrowserFixture fixture) : IA
         Assert.True(ack.ReasonCode < MqttReasonCode.UnspecifiedError, ack.ReasonCode.ToString());
 
         // The page polls; the device shows up online with its 25 events, and the last hour's predictions count them.
-        await _page.WaitForAsync($"[...document.querySelectorAll('#main tbody tr')].some(r => r.innerText.includes('{id}') && r.innerText.includes('online') && r.innerText.includes('2.0.0-live') && r.innerText.includes('25'))", "the device online with its events");
-        await _page.WaitForAsync("document.getElementById('main').innerText.includes('PREDICTIONS (1 H)\\n25')", "25 predictions in the last hour");
-        Assert.Contains("20.0 %", await _page.TextAsync("#main")); // 5 of 25 fell back
+        await Page.WaitForAsync($"[...document.querySelectorAll('#main tbody tr')].some(r => r.innerText.includes('{id}') && r.innerText.includes('online') && r.innerText.includes('2.0.0-live') && r.innerText.includes('25'))", "the device online with its events");
+        await Page.WaitForAsync("document.getElementById('main').innerText.includes('PREDICTIONS (1 H)\\n25')", "25 predictions in the last hour");
+        Assert.Contains("20.0 %", await Page.TextAsync("#main")); // 5 of 25 fell back
 
         await device.PublishAsync(Status(id, online: false));
-        await _page.WaitForAsync($"[...document.querySelectorAll('#main tbody tr')].some(r => r.innerText.includes('{id}') && r.innerText.includes('offline'))", "the device offline");
-        Assert.True(_page.Errors.Count == 0, "console errors: " + string.Join("\n", _page.Errors));
+        await Page.WaitForAsync($"[...document.querySelectorAll('#main tbody tr')].some(r => r.innerText.includes('{id}') && r.innerText.includes('offline'))", "the device offline");
+        AssertNoConsoleErrors();
     }
 }

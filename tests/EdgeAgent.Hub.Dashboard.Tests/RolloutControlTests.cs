@@ -2,7 +2,6 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using EdgeAgent.Hub.Dashboard.Tests.Browser;
 using EdgeAgent.Hub.Dashboard.Tests.Fixtures;
 using EdgeAgent.Telemetry.Wire;
 using Xunit;
@@ -11,20 +10,9 @@ namespace EdgeAgent.Hub.Dashboard.Tests;
 
 /// <summary>The rollout page against the hub's real rollout API: progress shown, and its controls change the rollout.</summary>
 [Collection(DashboardBrowserCollection.Name)]
-public sealed class RolloutControlTests(DashboardBrowserFixture fixture) : IAsyncLifetime
+public sealed class RolloutControlTests(DashboardBrowserFixture fixture) : BrowserTest(fixture)
 {
-    private BrowserPage? _page;
-
-    private BrowserPage Page => _page!;
-
-    private SeededHub Hub => fixture.Hub;
-
-    public async Task InitializeAsync() => _page = await fixture.Browser.NewPageAsync();
-
-    public async Task DisposeAsync()
-    {
-        if (_page is not null) await _page.CloseAsync();
-    }
+    private SeededHub Hub => Fixture.Hub;
 
     /// <summary>The seed's model family has at most one active rollout: created once, shared by the tests here.</summary>
     private static readonly SemaphoreSlim CreateLock = new(1, 1);
@@ -75,16 +63,7 @@ public sealed class RolloutControlTests(DashboardBrowserFixture fixture) : IAsyn
         return (string)JsonNode.Parse(await reader.GetStringAsync($"api/v1/rollouts/{id}"))!["state"]!;
     }
 
-    private async Task OpenRolloutsAsync(string token)
-    {
-        await Page.NavigateAsync(new Uri(Hub.BaseAddress, "/").ToString());
-        await Page.WaitForAsync("document.getElementById('main').dataset.page !== undefined", "the dashboard shell");
-        await Page.EvaluateAsync($"(() => {{ window.__beforeReload = true; sessionStorage.setItem('edgehub.token', {JsonSerializer.Serialize(token)}); location.hash = '#/rollouts'; location.reload(); return true; }})()");
-        await Page.WaitForAsync("!window.__beforeReload && document.getElementById('main').dataset.page === 'rollouts'", "the rollouts page");
-    }
-
-    private Task ClickAsync(string selector) =>
-        Page.EvaluateAsync($"(() => {{ document.querySelector({JsonSerializer.Serialize(selector)}).click(); return true; }})()");
+    private Task OpenRolloutsAsync(string token) => OpenAsync(Hub.BaseAddress, "#/rollouts", "rollouts", token);
 
     [Fact]
     public async Task Pause_and_resume_buttons_change_the_rollout_through_the_api()
@@ -103,8 +82,8 @@ public sealed class RolloutControlTests(DashboardBrowserFixture fixture) : IAsyn
         await Page.WaitForAsync($"document.querySelector(\"section.rollout[data-rollout='{id}'][data-state='paused']\") !== null", "the paused rollout");
         Assert.Equal("paused", await StateAsync(id));
         Assert.Contains("pause from the dashboard", await Page.TextAsync($"section.rollout[data-rollout='{id}']"));
-        Assert.Equal(1, (await Page.EvaluateAsync($"document.querySelectorAll(\"button[data-action='resume'][data-rollout='{id}']\").length")).GetInt32());
-        await DashboardBrowserFixture.ScreenshotAsync(Page, "rollouts");
+        Assert.Equal(1, await CountAsync($"button[data-action='resume'][data-rollout='{id}']"));
+        await ScreenshotAsync("rollouts");
 
         await ClickAsync($"button[data-action='resume'][data-rollout='{id}']");
         await Page.WaitForAsync($"document.querySelector(\"section.rollout[data-rollout='{id}'][data-state='running']\") !== null", "the resumed rollout");
@@ -113,7 +92,7 @@ public sealed class RolloutControlTests(DashboardBrowserFixture fixture) : IAsyn
         using var admin = Hub.Hub.Client(Hub.Hub.AdminToken);
         var audit = JsonNode.Parse(await admin.GetStringAsync("api/v1/audit?limit=50"))!.AsArray();
         Assert.Contains(audit, a => (string)a!["action"]! == $"POST /api/v1/rollouts/{id}/pause" && ((string)a["actor"]!).StartsWith("test-operator", StringComparison.Ordinal));
-        Assert.True(Page.Errors.Count == 0, "console errors: " + string.Join("\n", Page.Errors));
+        AssertNoConsoleErrors();
     }
 
     [Fact]
@@ -137,8 +116,8 @@ public sealed class RolloutControlTests(DashboardBrowserFixture fixture) : IAsyn
         var id = await RolloutAsync();
         await OpenRolloutsAsync(Hub.Hub.ReadOnlyToken);
         await Page.WaitForAsync($"document.querySelector(\"section.rollout[data-rollout='{id}']\") !== null", "the rollout");
-        Assert.Equal(0, (await Page.EvaluateAsync("document.querySelectorAll('button[data-action]').length")).GetInt32());
+        Assert.Equal(0, await CountAsync("button[data-action]"));
         Assert.Contains("read-only token: controls hidden", await Page.TextAsync($"section.rollout[data-rollout='{id}']"));
-        Assert.True(Page.Errors.Count == 0, "console errors: " + string.Join("\n", Page.Errors));
+        AssertNoConsoleErrors();
     }
 }
