@@ -75,6 +75,14 @@ public sealed class MqttClient : IAsyncDisposable
     /// <summary>Raised on every connection state transition.</summary>
     public event EventHandler<MqttConnectionStateChangedEventArgs>? ConnectionStateChanged;
 
+    private long _receiveMaximumOverruns;
+
+    /// <summary>
+    /// QoS 1/2 messages the broker sent beyond our Receive Maximum since this client was created
+    /// (tolerated unless <see cref="MqttClientOptions.DisconnectOnReceiveMaximumExceeded"/>). Thread-safe.
+    /// </summary>
+    public long ReceiveMaximumOverruns => Interlocked.Read(ref _receiveMaximumOverruns);
+
     /// <summary>Raised when <see cref="MessageHandler"/> threw; the message was not acknowledged.</summary>
     public event EventHandler<MqttMessageHandlerFailedEventArgs>? MessageHandlerFailed;
 
@@ -197,6 +205,7 @@ public sealed class MqttClient : IAsyncDisposable
             InboundMaximumPacketSize = _options.MaximumPacketSize,
             InboundTopicAliasMaximum = _options.ProtocolVersion == MqttProtocolVersion.V500 ? _options.TopicAliasMaximum : (ushort)0,
             InboundReceiveMaximum = _options.ProtocolVersion == MqttProtocolVersion.V500 ? _options.ReceiveMaximum : (ushort)0,
+            StrictInboundReceiveMaximum = _options.DisconnectOnReceiveMaximumExceeded,
             KeepAlive = keepAlive,
             PingTimeout = _options.PingTimeout ?? keepAlive,
             OutboundQueueCapacity = 1024,
@@ -841,6 +850,8 @@ public sealed class MqttClient : IAsyncDisposable
     private sealed class Owner(MqttClient client) : IMqttConnectionOwner
     {
         public ValueTask OnPacketAsync(MqttConnection connection, MqttPacket packet) => client.OnPacketAsync(connection, packet);
+
+        public void OnReceiveMaximumOverrun() => Interlocked.Increment(ref client._receiveMaximumOverruns);
 
         public void OnSendFailed(OutboundItem item, Exception error)
         {

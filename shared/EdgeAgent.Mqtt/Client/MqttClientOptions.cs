@@ -50,6 +50,16 @@ public sealed record MqttClientOptions
     /// <summary>Our Receive Maximum: unacknowledged QoS 1/2 messages the broker may send us at once.</summary>
     public ushort ReceiveMaximum { get; init; } = 100;
 
+    /// <summary>
+    /// What to do when the broker sends more unacknowledged QoS 1/2 messages than <see cref="ReceiveMaximum"/>.
+    /// False (default): accept them, count them in <see cref="MqttClient.ReceiveMaximumOverruns"/> and let the
+    /// bounded inbound queue slow the socket down. True: DISCONNECT with 0x93 (MQTT 5 §3.3.4 allows it).
+    /// Mosquitto 2.0.11 overruns the limit when it replays a persistent session's queue on reconnect; a
+    /// client that disconnects then reconnects into the same replay and never catches up (found by the
+    /// chaos suite and the fleet simulation), so strictness is for conformance tests only.
+    /// </summary>
+    public bool DisconnectOnReceiveMaximumExceeded { get; init; }
+
     /// <summary>Our Maximum Packet Size; bigger inbound packets are refused before they are buffered.</summary>
     public uint MaximumPacketSize { get; init; } = 1024 * 1024;
 

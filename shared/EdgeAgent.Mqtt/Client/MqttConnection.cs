@@ -12,6 +12,9 @@ internal interface IMqttConnectionOwner
 
     /// <summary>The writer could not send <paramref name="item"/> (too large for the broker, not encodable).</summary>
     void OnSendFailed(OutboundItem item, Exception error);
+
+    /// <summary>The broker sent a QoS 1/2 PUBLISH beyond our Receive Maximum (tolerated; counted).</summary>
+    void OnReceiveMaximumOverrun();
 }
 
 /// <summary>A packet to send and, for a QoS&gt;0 PUBLISH, the session entry it belongs to.</summary>
@@ -25,6 +28,8 @@ internal sealed record ConnectionLimits
     public ushort InboundTopicAliasMaximum { get; init; }
     /// <summary>Our Receive Maximum: unacknowledged QoS 1/2 PUBLISH the broker may have outstanding (0 = unchecked).</summary>
     public ushort InboundReceiveMaximum { get; init; }
+    /// <summary>DISCONNECT 0x93 on an overrun of <see cref="InboundReceiveMaximum"/> instead of counting it.</summary>
+    public bool StrictInboundReceiveMaximum { get; init; }
     /// <summary>The broker's Maximum Packet Size (0 = no limit).</summary>
     public uint OutboundMaximumPacketSize { get; set; }
     /// <summary>Aliases we may use towards the broker (0 = do not alias).</summary>
@@ -404,8 +409,12 @@ internal sealed class MqttConnection : IAsyncDisposable, IThreadPoolWorkItem
                         if (publish.QoS != MqttQualityOfService.AtMostOnce && Limits.InboundReceiveMaximum > 0
                             && Interlocked.Increment(ref _inboundUnacknowledged) > Limits.InboundReceiveMaximum)
                         {
-                            // MQTT 5 §3.3.4: more unacknowledged QoS 1/2 than our Receive Maximum.
-                            throw new MqttProtocolException(MqttReasonCode.ReceiveMaximumExceeded, $"the broker sent more than our Receive Maximum of {Limits.InboundReceiveMaximum} unacknowledged messages");
+                            // MQTT 5 §3.3.4: more unacknowledged QoS 1/2 than our Receive Maximum. Disconnecting
+                            // is a MAY; by default the overrun is counted and the bounded inbound queue pushes
+                            // back on the socket instead (see MqttClientOptions.DisconnectOnReceiveMaximumExceeded).
+                            if (Limits.StrictInboundReceiveMaximum)
+                                throw new MqttProtocolException(MqttReasonCode.ReceiveMaximumExceeded, $"the broker sent more than our Receive Maximum of {Limits.InboundReceiveMaximum} unacknowledged messages");
+                            _owner!.OnReceiveMaximumOverrun();
                         }
 
                         if (publish.TopicAlias != 0)

@@ -161,10 +161,54 @@ public sealed class MisbehavingBrokerTests
     }
 
     [Fact]
-    public async Task Broker_exceeding_our_receive_maximum_gets_disconnect_0x93()
+    public async Task Broker_exceeding_our_receive_maximum_is_tolerated_and_counted_by_default()
+    {
+        // Mosquitto 2.0.11 replays a persistent session's whole queue on reconnect, beyond our Receive
+        // Maximum; disconnecting (0x93) would reconnect into the same replay forever.
+        await using var broker = new ScriptedBroker();
+        var client = new MqttClient(Options(broker.Port) with { ReceiveMaximum = 2 });
+        var hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        int handled = 0;
+        client.MessageHandler = async (_, ct) =>
+        {
+            await hold.Task.WaitAsync(ct);
+            Interlocked.Increment(ref handled);
+        };
+
+        using var codec = new V5PacketCodec();
+        using var writer = new MqttBufferWriter();
+        for (ushort id = 1; id <= 3; id++)
+        {
+            codec.Encode(new PublishPacket { Topic = "t", QoS = MqttQualityOfService.AtLeastOnce, PacketId = id, Payload = "x"u8.ToArray() }, writer);
+        }
+
+        Task<byte[]> script = broker.RunAsync(writer.WrittenSpan.ToArray());
+        await client.ConnectAsync();
+        while (client.ReceiveMaximumOverruns == 0) await Task.Delay(10);
+        Assert.Equal(MqttConnectionState.Connected, client.State);
+        hold.SetResult();
+        while (Volatile.Read(ref handled) < 3) await Task.Delay(10);
+        await client.DisposeAsync(); // DISCONNECT 0x00 and close
+        byte[] sent = await script;
+
+        var packets = new List<(int Type, byte[] Body)>();
+        for (int i = 0; i < sent.Length; )
+        {
+            int length = sent[i + 1]; // every packet here is shorter than 128 bytes
+            packets.Add((sent[i] >> 4, sent.AsSpan(i + 2, length).ToArray()));
+            i += 2 + length;
+        }
+        Assert.Equal([1, 2, 3], packets.Where(p => p.Type == 4).Select(p => p.Body[0] << 8 | p.Body[1]));
+        var disconnect = Assert.Single(packets, p => p.Type == 14);
+        Assert.True(disconnect.Body.Length == 0 || disconnect.Body[0] == 0, "normal DISCONNECT, not 0x93");
+        Assert.Equal(1, client.ReceiveMaximumOverruns);
+    }
+
+    [Fact]
+    public async Task Broker_exceeding_our_receive_maximum_gets_disconnect_0x93_when_strict()
     {
         await using var broker = new ScriptedBroker();
-        await using var client = new MqttClient(Options(broker.Port) with { ReceiveMaximum = 2 });
+        await using var client = new MqttClient(Options(broker.Port) with { ReceiveMaximum = 2, DisconnectOnReceiveMaximumExceeded = true });
         var hold = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         client.MessageHandler = async (_, ct) => await hold.Task.WaitAsync(ct); // never acknowledges
         var ended = new TaskCompletionSource<Exception?>(TaskCreationOptions.RunContinuationsAsynchronously);
