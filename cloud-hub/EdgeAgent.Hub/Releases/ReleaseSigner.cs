@@ -201,21 +201,18 @@ public sealed class ReleaseSigner : IDeviceAssignmentPublisher
         var now = _time.GetUtcNow();
         var known = current.Values.Select(f => f.Name).ToHashSet(StringComparer.Ordinal);
         var (repo, fresh) = Open(current, now);
-        ReleaseRecord? release = null;
-        bool anyTargets = fresh;
-        if (!fresh)
-        {
-            release = change(repo, now);
-            anyTargets = repo.VersionOf("targets") != current["targets"].Version
-                         || repo.VersionOf(DeviceAssignmentLayout.RoleName) != current[DeviceAssignmentLayout.RoleName].Version;
-            foreach (var role in new[] { "targets", DeviceAssignmentLayout.RoleName })
-                if (current[role].Version == repo.VersionOf(role) && Due(repo, role, now))
-                {
-                    Renew(repo, role, now);
-                    repo.PublishTargets(role);
-                    anyTargets = true;
-                }
-        }
+        long Before(string role) => fresh ? 0 : current[role].Version;
+        // The change applies on top of a freshly bootstrapped repository too (a publication that reaches an
+        // empty store before the start-up initialisation ran).
+        var release = change(repo, now);
+        bool anyTargets = repo.VersionOf("targets") != Before("targets") || repo.VersionOf(DeviceAssignmentLayout.RoleName) != Before(DeviceAssignmentLayout.RoleName);
+        foreach (var role in new[] { "targets", DeviceAssignmentLayout.RoleName })
+            if (repo.VersionOf(role) == Before(role) && Due(repo, role, now))
+            {
+                Renew(repo, role, now);
+                repo.PublishTargets(role);
+                anyTargets = true;
+            }
         bool snapshot = anyTargets || Due(repo, "snapshot", now);
         bool timestamp = snapshot || Due(repo, "timestamp", now);
         if (!timestamp) return (TufPublication.Empty, null);
@@ -258,7 +255,7 @@ public sealed class ReleaseSigner : IDeviceAssignmentPublisher
         if (!current.TryGetValue("timestamp", out _))
         {
             var repo = TufRepository.FromRoot(keys.Roots[0], keys.All, _time);
-            foreach (var next in keys.Roots.Skip(1)) ImportRoot(repo, next);
+            foreach (var next in keys.Roots.Skip(1)) repo.ImportRoot(next);
             repo.Delegate("targets", new DelegationSpec(DeviceAssignmentLayout.RoleName, [keys.Keys["assignments"]], 1,
                 Paths: [DeviceAssignmentLayout.PathPattern], Terminating: true));
             foreach (var role in new[] { "targets", DeviceAssignmentLayout.RoleName })
@@ -275,7 +272,7 @@ public sealed class ReleaseSigner : IDeviceAssignmentPublisher
         var rotated = false;
         foreach (var next in keys.Roots.Skip((int)current["root"].Version))
         {
-            ImportRoot(loaded, next);
+            loaded.ImportRoot(next);
             rotated = true;
         }
         if (rotated)
@@ -286,8 +283,6 @@ public sealed class ReleaseSigner : IDeviceAssignmentPublisher
             }
         return (loaded, false);
     }
-
-    private static void ImportRoot(TufRepository repo, byte[] next) => repo.ImportRoot(next);
 
     private static (string Role, long Version) ParseName(string name)
     {

@@ -31,6 +31,36 @@ public abstract class ReleasePublishingTests
     }
 
     [Fact]
+    public async Task A_release_reaching_an_empty_store_before_start_up_bootstraps_the_repository_and_is_kept()
+    {
+        await using var store = EdgeAgent.Hub.Storage.HubStores.Open(await NewStoreAsync());
+        await store.MigrateAsync();
+        var dir = Directory.CreateTempSubdirectory("edgehub-boot-").FullName;
+        try
+        {
+            KeyCeremony.Init(dir, new KeyInitOptions());
+            using var keys = OnlineTrustKeys.Load(Path.Combine(dir, "online"));
+            var manifest = EdgeAgent.Hub.Tests.Api.AdminApiTests.ManifestFor(ReleaseModels.V1, "1.0.0");
+            manifest.LatencyBudgetMs = 250;
+            await new EdgeAgent.Hub.Models.ModelRegistration(store, TimeProvider.System, 64L << 20)
+                .RegisterAsync(ReleaseModels.V1.OnnxBytes, EdgeAgent.Bundles.Manifest.BundleManifestJson.Serialize(manifest), "t", default);
+            var signer = new ReleaseSigner(store, keys, new RoleLifetimes(TimeSpan.FromDays(1), TimeSpan.FromDays(7), TimeSpan.FromDays(90)),
+                TimeProvider.System, hint: null, Microsoft.Extensions.Logging.Abstractions.NullLogger<ReleaseSigner>.Instance);
+
+            var release = await signer.PublishReleaseAsync("vib-mlp", "1.0.0", "t", default);
+            Assert.Equal(2, release.TargetsVersion); // v1 is the bootstrap (with the assignments delegation), v2 adds the release
+            Assert.NotNull(await store.GetTufMetadataAsync("1.root.json"));
+            Assert.NotNull(await store.GetTufMetadataAsync("1.assignments.json"));
+            Assert.Equal(1, (await store.GetTufMetadataAsync("timestamp.json"))!.Version);
+            Assert.Null(await signer.InitializeAsync(default)); // nothing left to do
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task A_release_and_an_assignment_batch_each_publish_one_new_version()
     {
         await using var hub = await ReleaseHub.StartAsync(await NewStoreAsync());
