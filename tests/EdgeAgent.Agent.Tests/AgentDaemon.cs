@@ -29,15 +29,17 @@ public sealed class AgentDaemon : IAsyncDisposable
         return ((IPEndPoint)probe.LocalEndpoint).Port;
     }
 
-    /// <summary>Installs the model; <paramref name="confidenceThreshold"/> 0.99 makes (almost) every window a hard case.</summary>
-    public async Task InstallModelAsync(double confidenceThreshold)
+    /// <summary>Installs the model; <paramref name="confidenceThreshold"/> 0.99 makes (almost) every window a hard case; <paramref name="driftProfile"/> is a reference drift profile JSON to bundle (or null).</summary>
+    public async Task InstallModelAsync(double confidenceThreshold, string? driftProfile = null)
     {
         string model = Path.Combine(Directory, "cnn.onnx"), bundle = Path.Combine(Directory, "activity-1.bundle");
         await Ok(AgentProcess.RunAgentAsync("make-model", "--kind", "cnn", "--output", model));
-        await Ok(AgentProcess.RunAgentAsync("bundle", "build", "--model", model, "--name", "activity", "--version", "1.0.0",
+        string[] build = ["bundle", "build", "--model", model, "--name", "activity", "--version", "1.0.0",
             "--release-counter", "1", "--hardware-id", "x64-dev", "--labels", "idle,walk,run,vibration_fault",
             "--window-length", "128", "--window-stride", "64", "--channels", "3", "--sample-rate", "50",
-            "--confidence-threshold", confidenceThreshold.ToString(System.Globalization.CultureInfo.InvariantCulture), "--output", bundle));
+            "--confidence-threshold", confidenceThreshold.ToString(System.Globalization.CultureInfo.InvariantCulture), "--output", bundle,
+            .. (driftProfile is null ? Array.Empty<string>() : ["--drift-profile", driftProfile])];
+        await Ok(AgentProcess.RunAgentAsync(build));
         await Ok(AgentProcess.RunAgentAsync("bundle", "install", bundle, "--models-dir", Path.Combine(Directory, "state", "models"),
             "--hardware-id", "x64-dev"));
     }

@@ -22,7 +22,14 @@ public sealed class RunningAgentFixture : IAsyncLifetime
     public async Task InitializeAsync()
     {
         Broker = await MosquittoBroker.StartAsync();
-        await Agent.InstallModelAsync(confidenceThreshold: 0.6);
+        // A reference profile for the synthetic accelerometer's channels (standard normal), so drift is scored.
+        var reference = new EdgeAgent.Sketches.Profiles.ReferenceProfileBuilder(EdgeAgent.Sensors.Synthetic.SyntheticAccelerometer.ChannelNames, random: new Random(5));
+        var random = new Random(7);
+        for (int i = 0; i < 20_000; i++)
+            reference.AddRow([(float)random.NextDouble() * 2 - 1, (float)random.NextDouble() * 2 - 1, (float)random.NextDouble() * 2 - 1]);
+        string profile = Path.Combine(Agent.Directory, "reference.json");
+        File.WriteAllBytes(profile, EdgeAgent.Sketches.Profiles.ReferenceProfileJson.Serialize(reference.Build()));
+        await Agent.InstallModelAsync(confidenceThreshold: 0.6, profile);
         // A key file and a password the support bundle must never carry (the key is not used: TLS is off).
         string key = Path.Combine(Agent.Directory, "client.key");
         File.WriteAllText(key, $"-----BEGIN PRIVATE KEY-----\n{KeyBody}\n-----END PRIVATE KEY-----\n");
@@ -140,9 +147,20 @@ public sealed class ServiceVerbsTests(RunningAgentFixture fixture) : IClassFixtu
         } while (DateTime.UtcNow < deadline);
 
         Assert.Equal("activity@1.0.0", drift.GetProperty("model").GetString());
+        Assert.True(drift.GetProperty("referenceProfile").GetBoolean());
         var features = drift.GetProperty("features").EnumerateArray().ToList();
-        Assert.Equal(3, features.Count);
-        Assert.All(features, f => Assert.True(f.GetProperty("count").GetInt64() > 0));
+        Assert.Equal(["ax", "ay", "az"], features.Select(f => f.GetProperty("feature").GetString()!).ToArray());
+        Assert.All(features, f =>
+        {
+            Assert.True(f.GetProperty("count").GetInt64() > 0);
+            Assert.Equal(JsonValueKind.Number, f.GetProperty("psi").ValueKind);
+            Assert.Equal(JsonValueKind.Number, f.GetProperty("ks").ValueKind);
+            Assert.Equal(JsonValueKind.Number, f.GetProperty("w1").ValueKind);
+            Assert.NotEqual(0, f.GetProperty("psiHistory").GetArrayLength());
+        });
+        string metrics = await ScrapeAsync(Agent.MetricsPort);
+        foreach (string statistic in new[] { "psi", "ks", "w1" })
+            Assert.Contains($"edgeagent_drift_score{{model=\"activity@1.0.0\",feature=\"ax\",statistic=\"{statistic}\"}}", metrics);
         var human = await AgentDaemon.Ok(Agent.CliAsync("drift", "show"));
         Assert.Contains("drift snapshot(s)", human.Stdout);
         Assert.Contains(features[0].GetProperty("feature").GetString()!, human.Stdout);
