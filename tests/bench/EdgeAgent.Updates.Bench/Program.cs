@@ -3,6 +3,8 @@
 //    whole-file TUF download (baseline) vs resumable download after a dropped link and after a
 //    simulated power cut (process state lost; only the fsync'ed checkpoint survives).
 // 2. "new timestamp" → committed for the INT8 demo models, split by phase.
+// 3. The same through the agent's update loop: retained fleet hint on Mosquitto → assignment read through
+//    TUF → committed, with the library-level ApplyAsync of the same model measured in the same run as baseline.
 using System.Diagnostics;
 using EdgeAgent.Bundles;
 using EdgeAgent.Bundles.Manifest;
@@ -19,7 +21,91 @@ Console.WriteLine($"# EdgeAgent update benchmarks ({DateTime.UtcNow:yyyy-MM-dd H
 await ResumeBenchAsync();
 await PhaseBenchAsync("INT8 QDQ MLP 64→256→256→4", QdqMlp.Generate().OnnxBytes, runs: 5);
 await PhaseBenchAsync("INT8 QDQ CNN-1D 3×128→4", QdqCnn1d.Generate().OnnxBytes, runs: 5);
+await LoopBenchAsync(runs: 5);
 return 0;
+
+// One markdown row: median, min, max of v (sorted in place).
+static void Row(string name, List<double> v)
+{
+    v.Sort();
+    Console.WriteLine($"| {name} | {v[v.Count / 2]:0.0} | {v[0]:0.0} | {v[^1]:0.0} |");
+}
+
+static async Task LoopBenchAsync(int runs)
+{
+    var steps = new[] { "hint → downloading (MQTT, queue, TUF refresh, assignment)", "downloading", "verifying", "validating", "activating", "observing → committed" };
+    var samples = steps.ToDictionary(p => p, _ => new List<double>());
+    var total = new List<double>();
+    var direct = new List<double>();
+    await using var broker = await EdgeAgent.TestSupport.Mosquitto.MosquittoBroker.StartAsync();
+    for (var r = 0; r < runs; r++)
+    {
+        // Baseline in the same run: the library alone (ApplyAsync from the refresh), same model and settings;
+        // taken before the loop run on even rounds and after it on odd ones (disk write-back of the previous
+        // round's clean-up would otherwise always land on the same side).
+        if (r % 2 == 0) await Baseline(direct);
+        await LoopRun(r);
+        if (r % 2 == 1) await Baseline(direct);
+    }
+    Console.WriteLine();
+    Console.WriteLine($"## Fleet hint → committed through the agent's update loop: INT8 QDQ MLP 64→256→256→4 of the tests (median of {runs}, ms; observation window 0)");
+    Console.WriteLine();
+    Console.WriteLine("| step | median ms | min | max |");
+    Console.WriteLine("|---|---|---|---|");
+    foreach (var p in steps) Row(p, samples[p]);
+    Row("total: hint → committed (loop)", total);
+    Row("baseline: ApplyAsync → committed (library alone, same run)", direct);
+
+
+    static async Task Baseline(List<double> direct)
+    {
+        await using (var lib = await UpdateTestBed.CreateAsync())
+        {
+            var libTarget = lib.Publish("2.0.0", TestModels.Bundle(TestModels.V2, "2.0.0", 2));
+            var manager = lib.NewManager(o => o with { LatencyRuns = 200, Health = new HealthPolicy { Window = TimeSpan.Zero, MinCalls = 0, PollInterval = TimeSpan.FromMilliseconds(1) } });
+            var s0 = Stopwatch.GetTimestamp();
+            var o = await manager.ApplyAsync(libTarget, CancellationToken.None);
+            if (o.Phase != EdgeAgent.Updates.State.UpdatePhase.Committed) throw new InvalidOperationException(o.Reason);
+            direct.Add(Stopwatch.GetElapsedTime(s0).TotalMilliseconds);
+        }
+    }
+
+    async Task LoopRun(int r)
+    {
+        await using var bed = await UpdateLoopTestBed.CreateAsync(tweak: o => o with
+        {
+            LatencyRuns = 200, Health = new HealthPolicy { Window = TimeSpan.Zero, MinCalls = 0, PollInterval = TimeSpan.FromMilliseconds(1) },
+        });
+        await using var device = await Connect(broker.Port, "dev-1");
+        await using var hub = await Connect(broker.Port, "hub");
+        bed.Loop.AttachMqtt(device);
+        await bed.StartAsync();
+        while (!bed.Loop.ListensOnMqtt) await Task.Delay(10);
+        bed.Assign(bed.Publish("2.0.0", TestModels.Bundle(TestModels.V2, "2.0.0", 2)));
+        var before = bed.Loop.Status.ChecksCompleted;
+        var t0 = DateTimeOffset.UtcNow;
+        await hub.PublishAsync(new EdgeAgent.Mqtt.MqttApplicationMessage { Topic = EdgeAgent.Agent.Service.UpdateLoop.HintTopic, Payload = "{}"u8.ToArray(), Retain = true });
+        while (bed.Loop.Status.ChecksCompleted == before) await Task.Delay(5);
+        if (bed.Loop.Status.LastCheck!.Result != "updated") throw new InvalidOperationException(bed.Loop.Status.LastCheck.ToString());
+        var at = bed.StoredUpdateEvents().ToDictionary(e => e.GetProperty("to").GetString()!, e => (e.GetProperty("at").GetDateTimeOffset() - t0).TotalMilliseconds);
+        samples[steps[0]].Add(at["downloading"]);
+        samples[steps[1]].Add(at["verifying"] - at["downloading"]);
+        samples[steps[2]].Add(at["validating"] - at["verifying"]);
+        samples[steps[3]].Add(at["activating"] - at["validating"]);
+        samples[steps[4]].Add(at["observing"] - at["activating"]);
+        samples[steps[5]].Add(at["committed"] - at["observing"]);
+        total.Add(at["committed"]);
+        // Clear the retained hint so the next run's device does not see this one.
+        await hub.PublishAsync(new EdgeAgent.Mqtt.MqttApplicationMessage { Topic = EdgeAgent.Agent.Service.UpdateLoop.HintTopic, Payload = Array.Empty<byte>(), Retain = true });
+    }
+
+    static async Task<EdgeAgent.Mqtt.MqttClient> Connect(int port, string id)
+    {
+        var c = new EdgeAgent.Mqtt.MqttClient(new EdgeAgent.Mqtt.MqttClientOptions { Endpoint = EdgeAgent.Mqtt.MqttEndpoint.Tcp("127.0.0.1", port), ClientId = id });
+        await c.ConnectAsync();
+        return c;
+    }
+}
 
 static byte[] BigFloatModel()
 {
@@ -158,11 +244,6 @@ static async Task PhaseBenchAsync(string label, byte[] model, int runs)
     foreach (var p in phases) Row(p, samples[p]);
     Row("total (to committed)", total);
 
-    static void Row(string name, List<double> v)
-    {
-        v.Sort();
-        Console.WriteLine($"| {name} | {v[v.Count / 2]:0.0} | {v[0]:0.0} | {v[^1]:0.0} |");
-    }
 }
 
 /// <summary>Counts the body bytes the client actually received (the server's count includes what a reset discards).</summary>
