@@ -271,21 +271,9 @@ internal sealed class AgentService(AgentOptions options, ServiceStatus status, L
         w.WriteString("deviceId", options.DeviceId);
         w.WriteString("agentVersion", AgentCli.Version);
         if (_outbox is { } o) w.WriteString("bootId", o.BootId);
-        if (_model is { } m)
-        {
-            w.WriteString("activeModel", $"{m.Manifest.Name}@{m.Manifest.Version}");
-            w.WriteStartObject("model");
-            w.WriteString("name", m.Manifest.Name);
-            w.WriteString("version", m.Manifest.Version);
-            w.WriteString("slot", m.Slot);
-            w.WriteBoolean("committed", m.Committed);
-            w.WriteEndObject();
-        }
-        else
-        {
-            w.WriteNull("activeModel");
-            w.WriteNull("model");
-        }
+        if (_model is { } m) w.WriteString("activeModel", $"{m.Manifest.Name}@{m.Manifest.Version}");
+        else w.WriteNull("activeModel");
+        WriteModel(w);
         w.WriteString("updateState", _updateState);
         w.WriteStartObject("health");
         w.WriteBoolean("ready", status.IsReady);
@@ -295,6 +283,22 @@ internal sealed class AgentService(AgentOptions options, ServiceStatus status, L
         w.WriteEndArray();
         w.WriteString("cloudCircuit", _circuitOpen ? "open" : "closed");
         w.WriteBoolean("drifted", _drift?.AnyDrifted ?? false);
+        w.WriteEndObject();
+    }
+
+    /// <summary><c>"model": {name, version, slot, committed}</c> of the served model, or null.</summary>
+    private void WriteModel(Utf8JsonWriter w)
+    {
+        if (_model is not { } m)
+        {
+            w.WriteNull("model");
+            return;
+        }
+        w.WriteStartObject("model");
+        w.WriteString("name", m.Manifest.Name);
+        w.WriteString("version", m.Manifest.Version);
+        w.WriteString("slot", m.Slot);
+        w.WriteBoolean("committed", m.Committed);
         w.WriteEndObject();
     }
 
@@ -350,16 +354,7 @@ internal sealed class AgentService(AgentOptions options, ServiceStatus status, L
         w.WriteStartObject();
         w.WriteString("deviceId", options.DeviceId);
         w.WriteString("status", status.Current);
-        if (_model is { } m)
-        {
-            w.WriteStartObject("model");
-            w.WriteString("name", m.Manifest.Name);
-            w.WriteString("version", m.Manifest.Version);
-            w.WriteString("slot", m.Slot);
-            w.WriteBoolean("committed", m.Committed);
-            w.WriteEndObject();
-        }
-        else w.WriteNull("model");
+        WriteModel(w);
         if (_pipeline is { } p)
         {
             w.WriteStartObject("inference");
