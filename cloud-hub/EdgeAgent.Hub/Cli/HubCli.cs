@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Microsoft.Extensions.DependencyInjection;
 using EdgeAgent.Hub.Auth;
 using EdgeAgent.Hub.Hosting;
 using EdgeAgent.Hub.Storage;
@@ -82,6 +83,15 @@ public static partial class HubCli
             BindReleaseServeOptions(p, cmd, ref options);
             await using var app = await HubHost.BuildAsync(options, ct: ct);
             await app.RunAsync(ct);
+            // A background service that failed stopped the host (BackgroundServiceExceptionBehavior.StopHost);
+            // exit non-zero so systemd's Restart=on-failure restarts the hub (the chaos suite saw exit 0).
+            var failed = app.Services.GetServices<Microsoft.Extensions.Hosting.IHostedService>()
+                .OfType<Microsoft.Extensions.Hosting.BackgroundService>().FirstOrDefault(s => s.ExecuteTask?.IsFaulted == true);
+            if (failed is not null)
+            {
+                Console.Error.WriteLine($"edgehub serve: {failed.GetType().Name} failed: {failed.ExecuteTask!.Exception?.InnerException?.Message}");
+                return Failed;
+            }
             return Ok;
         });
         return cmd;

@@ -1,3 +1,4 @@
+using System.Threading.Channels;
 using EdgeAgent.Hub.Devices;
 using EdgeAgent.Hub.Hosting;
 using EdgeAgent.Hub.Storage;
@@ -64,9 +65,15 @@ public sealed class MqttHubConsumer(HubOptions options, IHubStore store, Telemet
         client.MessageHandler = HandleAsync;
         client.MessageHandlerFailed += (_, e) =>
             logger.LogError(e.Exception, "Message on {Topic} not stored; the broker will redeliver it", e.Message.Topic);
-        // The client resubscribes by itself after a reconnect that lost the session.
+        // Subscribe again after EVERY connect, not only when the session was lost: Mosquitto 2.0.11 restores
+        // a persistent session after a restart with its plain subscriptions but without its shared ones,
+        // while reporting the session as present (chaos suite, broker-restart). Subscribing is idempotent.
+        var connected = Channel.CreateUnbounded<bool>(new UnboundedChannelOptions { SingleReader = true });
         client.ConnectionStateChanged += (_, e) =>
+        {
             logger.LogInformation("MQTT {State} ({Broker})", e.State, $"{options.MqttHost}:{options.MqttPort}");
+            if (e.State == MqttConnectionState.Connected) connected.Writer.TryWrite(true);
+        };
         _client = client;
         var connect = new ResiliencePipelineBuilder().AddRetry(new RetryStrategyOptions
         {
@@ -85,10 +92,14 @@ public sealed class MqttHubConsumer(HubOptions options, IHubStore store, Telemet
         }).Build();
         try
         {
+            // A drop between connecting and subscribing must not end the service: both retry until they
+            // succeed (the client reconnects by itself meanwhile), and each later connect subscribes again.
             await connect.ExecuteAsync(async ct => await client.ConnectAsync(ct), stoppingToken);
-            await SubscribeAsync(client, stoppingToken);
+            await connect.ExecuteAsync(async ct => await SubscribeAsync(client, ct), stoppingToken);
             _subscribed.TrySetResult();
-            await Task.Delay(Timeout.Infinite, stoppingToken);
+            while (connected.Reader.TryRead(out _)) { } // the first connect is covered
+            await foreach (var _ in connected.Reader.ReadAllAsync(stoppingToken))
+                await connect.ExecuteAsync(async ct => await SubscribeAsync(client, ct), stoppingToken);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
