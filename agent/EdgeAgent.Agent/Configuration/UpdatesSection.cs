@@ -7,7 +7,7 @@ namespace EdgeAgent.Agent.Configuration;
 
 /// <summary>
 /// Settings of the agent's update loop (section <c>updates</c> of agent.json, <c>EDGEAGENT__UPDATES__…</c>).
-/// Built by <see cref="UpdatesSection.Bind"/>; tests may build it directly.
+/// Built by <see cref="UpdatesSection.Bind(IConfiguration, string)"/>; tests may build it directly.
 /// </summary>
 public sealed record UpdatesOptions
 {
@@ -86,25 +86,33 @@ public static class UpdatesSection
     /// <param name="configuration">The configuration root (the section is read from it).</param>
     /// <param name="stateDirectory">The agent's state directory; the TUF metadata lives in its <c>tuf</c> folder.</param>
     /// <exception cref="UpdatesConfigurationException">The section has errors; one message each.</exception>
-    public static UpdatesOptions? Bind(IConfiguration configuration, string stateDirectory)
+    public static UpdatesOptions? Bind(IConfiguration configuration, string stateDirectory) =>
+        Bind(configuration.GetSection(Name), stateDirectory);
+
+    /// <summary>Like <see cref="Bind(IConfiguration, string)"/> for the section itself (e.g. an opaque <c>AgentOptions</c> section); null or absent = off.</summary>
+    /// <exception cref="UpdatesConfigurationException">The section has errors; one message each.</exception>
+    public static UpdatesOptions? Bind(IConfigurationSection? section, string stateDirectory)
     {
-        var options = TryBind(configuration, stateDirectory, out var problems);
+        var options = TryBind(section, stateDirectory, out var problems);
         if (problems.Count > 0) throw new UpdatesConfigurationException(problems);
         return options;
     }
 
     /// <summary>Every problem of the section (what <c>config check</c> prints); empty when it is valid or absent.</summary>
-    public static IReadOnlyList<string> Validate(IConfiguration configuration, string stateDirectory)
+    public static IReadOnlyList<string> Validate(IConfiguration configuration, string stateDirectory) =>
+        Validate(configuration.GetSection(Name), stateDirectory);
+
+    /// <summary>Every problem of the section itself; empty when it is valid, null or absent.</summary>
+    public static IReadOnlyList<string> Validate(IConfigurationSection? section, string stateDirectory)
     {
-        TryBind(configuration, stateDirectory, out var problems);
+        TryBind(section, stateDirectory, out var problems);
         return problems;
     }
 
-    private static UpdatesOptions? TryBind(IConfiguration configuration, string stateDirectory, out List<string> problems)
+    private static UpdatesOptions? TryBind(IConfigurationSection? section, string stateDirectory, out List<string> problems)
     {
         problems = [];
-        var section = configuration.GetSection(Name);
-        if (!section.Exists()) return null;
+        if (section is null || !section.Exists()) return null;
         var r = new Reader(section, problems);
         foreach (var child in section.GetChildren())
             if (!Known.Contains(child.Key, StringComparer.OrdinalIgnoreCase))
