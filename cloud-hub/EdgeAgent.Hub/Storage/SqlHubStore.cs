@@ -112,7 +112,7 @@ public abstract partial class SqlHubStore : IHubStore
             VALUES (@at, @d, @m, @w, @we, @r, @ll, @lc, @cl, @cc, @cm, @e, @j)
             """, ct, ("at", h.At.ToUnixTimeMilliseconds()), ("d", h.DeviceId), ("m", h.Model), ("w", h.Window),
             ("we", h.WindowEnd.ToUnixTimeMilliseconds()), ("r", h.Reason), ("ll", h.LocalLabel), ("lc", h.LocalConfidence),
-            ("cl", h.CloudLabel), ("cc", h.CloudConfidence), ("cm", h.CloudModel), ("e", h.Error), ("j", h.RequestJson));
+            ("cl", h.CloudLabel), ("cc", (object?)h.CloudConfidence ?? NullDouble), ("cm", h.CloudModel), ("e", h.Error), ("j", h.RequestJson));
     }
 
     public async Task<IReadOnlyList<HardCaseRecord>> ListHardCasesAsync(string? deviceId, int limit, CancellationToken ct = default)
@@ -390,8 +390,14 @@ public abstract partial class SqlHubStore : IHubStore
         return ps;
     }
 
-    /// <summary>A NULL for a binary column (a plain null is bound as text, which PostgreSQL refuses for BYTEA).</summary>
-    private static readonly object NullBinary = new();
+    /// <summary>A NULL of a given column type: a plain null is bound as text, which PostgreSQL refuses for BYTEA or DOUBLE PRECISION.</summary>
+    private sealed record TypedNull(DbType Type);
+
+    /// <summary>A NULL for a binary column.</summary>
+    private static readonly object NullBinary = new TypedNull(DbType.Binary);
+
+    /// <summary>A NULL for a DOUBLE PRECISION column.</summary>
+    private static readonly object NullDouble = new TypedNull(DbType.Double);
 
     private static void Bind(DbCommand cmd, (string Name, object? Value)[] args)
     {
@@ -399,9 +405,9 @@ public abstract partial class SqlHubStore : IHubStore
         {
             var p = cmd.CreateParameter();
             p.ParameterName = name;
-            if (ReferenceEquals(value, NullBinary))
+            if (value is TypedNull typed)
             {
-                p.DbType = DbType.Binary;
+                p.DbType = typed.Type;
                 p.Value = DBNull.Value;
                 cmd.Parameters.Add(p);
                 continue;

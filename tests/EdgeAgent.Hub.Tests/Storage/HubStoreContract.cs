@@ -15,6 +15,21 @@ public abstract class HubStoreContract<TFactory>(TFactory factory) where TFactor
         new(device, boot, seq, "telemetry", "data", ts ?? T0.AddSeconds(seq), 0, $$"""{"n":{{seq}}}""", null);
 
     [Fact]
+    public async Task A_hard_case_the_cloud_could_not_answer_is_kept_with_its_error_and_no_cloud_confidence()
+    {
+        await using var store = await factory.CreateAsync();
+        var at = DateTimeOffset.FromUnixTimeMilliseconds(1_800_000_000_000);
+        await store.RecordHardCaseAsync(new HardCaseRecord(0, at, "dev-1", "activity", 7, at, "low-confidence", "walk", 0.41,
+            null, null, null, "model activity-cloud unknown", "{}"));
+        await store.RecordHardCaseAsync(new HardCaseRecord(0, at.AddSeconds(1), "dev-1", "activity", 8, at, "low-confidence", "idle", 0.52,
+            "run", 0.93, "activity-cloud@1", null, "{}"));
+        var cases = await store.ListHardCasesAsync("dev-1", 10);
+        var failed = Assert.Single(cases, c => c.Window == 7);
+        Assert.Equal(("model activity-cloud unknown", (double?)null, (string?)null), (failed.Error, failed.CloudConfidence, failed.CloudLabel));
+        Assert.Equal(0.93, Assert.Single(cases, c => c.Window == 8).CloudConfidence);
+    }
+
+    [Fact]
     public async Task Migrations_are_recorded_and_running_them_again_changes_nothing()
     {
         await using var store = await factory.CreateAsync();
