@@ -35,6 +35,26 @@ public sealed record DrainerOptions
 
     public TimeSpan MaxRetryDelay { get; init; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>
+    /// End-to-end acknowledgement (README "End-to-end acknowledgement"): when true, a PUBACK only marks a
+    /// batch's rows "sent, awaiting the hub's ack"; they are deleted when the hub's ack arrives
+    /// (<see cref="Queue.TelemetryOutbox.AcknowledgeAsync(EdgeAgent.Telemetry.Acks.TelemetryAck, CancellationToken)"/>)
+    /// and sent again after <see cref="AckTimeout"/> or a reconnect. When false, rows are deleted on
+    /// PUBACK (deployments without a hub that acks; a broker crash can then lose what it acknowledged).
+    /// False by default so a device whose agent does not yet subscribe to its ack topic does not resend
+    /// forever; the agent service sets it together with its ack subscription.
+    /// </summary>
+    public bool AwaitHubAck { get; init; }
+
+    /// <summary>With <see cref="AwaitHubAck"/>: a batch without hub ack after this long is sent again (with everything after it in its lane).</summary>
+    public TimeSpan AckTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// With <see cref="AwaitHubAck"/>: batches per stream that may await the hub's ack at once (the send
+    /// window). Bounds what a timeout re-sends and what a hub that is down lets pile up at the broker.
+    /// </summary>
+    public int MaxAwaitingBatches { get; init; } = 16;
+
     /// <summary>How often an idle drainer looks again even without a new-data signal.</summary>
     public TimeSpan IdlePoll { get; init; } = TimeSpan.FromSeconds(5);
 }

@@ -16,7 +16,8 @@ public readonly record struct DrainerStatistics(
 
 /// <summary>
 /// Publishes outbox events as batches (one MQTT message each, JSON documented in
-/// shared/EdgeAgent.Telemetry/README.md, gzip when it helps) and deletes them only after PUBACK.
+/// shared/EdgeAgent.Telemetry/README.md, gzip when it helps) and deletes them only after PUBACK or,
+/// with <see cref="DrainerOptions.AwaitHubAck"/>, only after the hub's end-to-end ack.
 /// </summary>
 /// <remarks>
 /// <para>Order: events of one stream, boot and epoch are published in seq order, one batch in flight
@@ -57,6 +58,8 @@ public sealed class OutboxDrainer
         if (options.MaxEventsPerSecond is <= 0 || options.MaxBytesPerSecond is <= 0)
             throw new ArgumentException("drain rate limits must be positive when set", nameof(options));
         if (options.PublishTimeout <= TimeSpan.Zero) throw new ArgumentException("PublishTimeout must be positive", nameof(options));
+        if (options.AckTimeout <= TimeSpan.Zero) throw new ArgumentException($"AckTimeout must be positive (got {options.AckTimeout})", nameof(options));
+        if (options.MaxAwaitingBatches < 1) throw new ArgumentException($"MaxAwaitingBatches must be ≥ 1 (got {options.MaxAwaitingBatches})", nameof(options));
         _outbox = outbox;
         _transport = transport;
         _options = options;
@@ -87,12 +90,20 @@ public sealed class OutboxDrainer
                 var data = _outbox.WaitForDataAsync(cancellationToken);
                 TimeSpan? wake = null;
                 var inFlight = _lanes.Count(l => l.InFlight is not null);
+                if (_options.AwaitHubAck)
+                {
+                    _outbox.RequeueUnacknowledged(_options.AckTimeout);
+                    // Look again when the oldest awaiting batch could expire, even if nothing else happens.
+                    wake = Min(wake, _options.AckTimeout / 4);
+                }
                 foreach (var lane in _lanes)
                 {
                     if (inFlight >= _options.MaxInFlight) break;
                     // One batch per stream in flight: after a new epoch starts, the backlog lane would
                     // otherwise read the very rows the live lane is still publishing.
                     if (StreamBusy(lane.Stream)) continue;
+                    // Send window: an ack (or a requeue) signals the outbox, which wakes this loop.
+                    if (_options.AwaitHubAck && _outbox.AwaitingAckBatches(lane.Stream) >= _options.MaxAwaitingBatches) continue;
                     var now = _time.GetTimestamp();
                     if (lane.RetryAt > now)
                     {
@@ -109,6 +120,7 @@ public sealed class OutboxDrainer
                     if (bytes is not null && bytes.Available <= 0) { wake = Min(wake, bytes.TimeUntil(1)); break; }
 
                     _outbox.Lease(lane.Stream);
+                    var generation = _outbox.AckGeneration; // before the read: a requeue after it must win
                     OutboxBatch? batch;
                     EncodedBatch encoded;
                     try
@@ -131,7 +143,7 @@ public sealed class OutboxDrainer
                     }
                     events?.Take(batch.Events.Length);
                     bytes?.Take(encoded.Payload.Length);
-                    lane.InFlight = PublishAsync(lane, batch, encoded, cancellationToken);
+                    lane.InFlight = PublishAsync(lane, batch, encoded, generation, cancellationToken);
                     inFlight++;
                 }
 
@@ -165,7 +177,7 @@ public sealed class OutboxDrainer
         }
     }
 
-    private async Task PublishAsync(Lane lane, OutboxBatch batch, EncodedBatch encoded, CancellationToken cancellationToken)
+    private async Task PublishAsync(Lane lane, OutboxBatch batch, EncodedBatch encoded, long generation, CancellationToken cancellationToken)
     {
         await Task.Yield();
         try
@@ -183,12 +195,23 @@ public sealed class OutboxDrainer
                 Interlocked.Increment(ref _timeouts);
                 throw new TimeoutException($"no PUBACK within {_options.PublishTimeout.TotalSeconds:0.#} s");
             }
-            // Delete only after PUBACK. A crash between PUBACK and this commit re-sends the same
-            // seqs after restart; the hub's dedup absorbs them (exactly-once in effect).
-            await _outbox.AcknowledgeAsync(batch, cancellationToken).ConfigureAwait(false);
+            if (_options.AwaitHubAck)
+            {
+                // The broker has it, which a broker crash can undo (docs/CHAOS.md bug 3): the rows
+                // stay until the hub says it stored them. Nothing is written here; a crash re-sends.
+                _outbox.MarkAwaitingAck(batch, generation);
+            }
+            else
+            {
+                // Delete only after PUBACK. A crash between PUBACK and this commit re-sends the same
+                // seqs after restart; the hub's dedup absorbs them (exactly-once in effect).
+                await _outbox.DeletePublishedAsync(batch, cancellationToken).ConfigureAwait(false);
+            }
             lane.Failures = 0;
             if (Interlocked.Exchange(ref _linkDown, 0) == 1)
             {
+                // A broker that went away may have lost what it acknowledged but had not delivered.
+                if (_options.AwaitHubAck) _outbox.RequeueAwaitingAck();
                 // The link is back after an outage: what is stored now becomes backlog (an older
                 // epoch) and events appended from now on go out first, in their own epoch.
                 try

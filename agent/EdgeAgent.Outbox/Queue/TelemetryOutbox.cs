@@ -1,9 +1,11 @@
+using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Threading.Channels;
 using EdgeAgent.Outbox.Budget;
 using EdgeAgent.Outbox.Drift;
 using EdgeAgent.Outbox.Storage;
+using EdgeAgent.Telemetry.Acks;
 using EdgeAgent.Telemetry.Wire;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
@@ -63,6 +65,9 @@ public sealed class TelemetryOutbox : IAsyncDisposable
     private TaskCompletionSource _rangeSpace = NewSignal(); // completed (and replaced) whenever the writer takes a range
     private long _seq;
     private long _appended, _dropped, _tombstones, _merged, _fullErrors, _rejected;
+    private readonly AwaitingHubAcks _awaiting = new();
+    private long _hubAcks, _hubAckedEvents;
+    private readonly ConcurrentDictionary<string, long> _ignoredAcks = new();
     private int _disposed;
 
     private TelemetryOutbox(OutboxOptions options, DiskBudget budget, TimeProvider time, ILogger logger, IDriftMerger? merger,
@@ -487,32 +492,53 @@ public sealed class TelemetryOutbox : IAsyncDisposable
         {
             // Each statement is its own short read transaction: a long one would stop checkpoints
             // and let the WAL grow without bound (REFERENCE.md).
-            long boot = _boot;
-            long epoch = _liveEpoch;
-            if (!live)
+            long liveEpoch = _liveEpoch;
+            if (live)
+                return ReadLane(stream, _boot, liveEpoch, live, maxEvents, maxBytes, maxSeqSpan);
+            // Backlog: the oldest (boot, epoch) that still has rows not yet handed to the broker.
+            // Rows awaiting the hub's ack lie below their lane's floor, so a lane whose rows all
+            // await an ack is passed over for the next one (dedup state is per epoch, so lanes
+            // need not finish in order).
+            long afterBoot = -1, afterEpoch = -1;
+            for (var candidates = 0; candidates < 64; candidates++)
             {
-                using var find = _reader.CreateCommand();
-                find.CommandText = """
-                    SELECT boot, epoch FROM events
-                    WHERE stream = $s AND (boot < $b OR (boot = $b AND epoch < $e))
-                    ORDER BY boot, epoch LIMIT 1;
-                    """;
-                find.Parameters.AddWithValue("$s", (int)stream);
-                find.Parameters.AddWithValue("$b", _boot);
-                find.Parameters.AddWithValue("$e", epoch);
-                using var fr = find.ExecuteReader();
-                if (!fr.Read()) return null;
-                boot = fr.GetInt64(0);
-                epoch = fr.GetInt64(1);
+                long boot, epoch;
+                using (var find = _reader.CreateCommand())
+                {
+                    find.CommandText = """
+                        SELECT boot, epoch FROM events
+                        WHERE stream = $s AND (boot < $b OR (boot = $b AND epoch < $e)) AND (boot, epoch) > ($ab, $ae)
+                        ORDER BY boot, epoch LIMIT 1;
+                        """;
+                    find.Parameters.AddWithValue("$s", (int)stream);
+                    find.Parameters.AddWithValue("$b", _boot);
+                    find.Parameters.AddWithValue("$e", liveEpoch);
+                    find.Parameters.AddWithValue("$ab", afterBoot);
+                    find.Parameters.AddWithValue("$ae", afterEpoch);
+                    using var fr = find.ExecuteReader();
+                    if (!fr.Read()) return null;
+                    boot = fr.GetInt64(0);
+                    epoch = fr.GetInt64(1);
+                }
+                if (ReadLane(stream, boot, epoch, live, maxEvents, maxBytes, maxSeqSpan) is { } batch) return batch;
+                (afterBoot, afterEpoch) = (boot, epoch);
             }
+            return null;
+        }
+    }
+
+    private OutboxBatch? ReadLane(TelemetryStream stream, long boot, long epoch, bool live, int maxEvents, int maxBytes, long maxSeqSpan)
+    {
+        {
             using var cmd = _reader.CreateCommand();
             cmd.CommandText = """
                 SELECT id, seq, kind, fmt, prio, ts_ms, merge_key, merged_from, merged_count, payload
-                FROM events WHERE stream = $s AND boot = $b AND epoch = $e ORDER BY id LIMIT $n;
+                FROM events WHERE stream = $s AND boot = $b AND epoch = $e AND id > $after ORDER BY id LIMIT $n;
                 """;
             cmd.Parameters.AddWithValue("$s", (int)stream);
             cmd.Parameters.AddWithValue("$b", boot);
             cmd.Parameters.AddWithValue("$e", epoch);
+            cmd.Parameters.AddWithValue("$after", _awaiting.Floor(stream, boot, (int)epoch));
             cmd.Parameters.AddWithValue("$n", maxEvents);
             var rows = new List<RowRef>();
             var events = new List<WireEvent>();
@@ -538,12 +564,119 @@ public sealed class TelemetryOutbox : IAsyncDisposable
         }
     }
 
-    /// <summary>Deletes published rows (call only after PUBACK). Completes when the delete is committed.</summary>
-    internal async Task AcknowledgeAsync(OutboxBatch batch, CancellationToken cancellationToken)
+    /// <summary>Deletes published rows (call only after PUBACK, in the mode without hub acks). Completes when the delete is committed.</summary>
+    internal async Task DeletePublishedAsync(OutboxBatch batch, CancellationToken cancellationToken)
     {
         var tcs = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await QueueAsync(new WorkItem { Kind = WorkKind.Ack, Rows = batch.Rows, Done = tcs }, cancellationToken).ConfigureAwait(false);
         await tcs.Task.ConfigureAwait(false);
+    }
+
+    // ---------------------------------------------------------------- end-to-end acknowledgement
+
+    /// <summary>Read before <see cref="ReadBatch"/>; passed to <see cref="MarkAwaitingAck"/> so a requeue in between is noticed.</summary>
+    internal long AckGeneration => _awaiting.Generation;
+
+    /// <summary>
+    /// After PUBACK, in hub-ack mode: the batch's rows stay stored and wait for the hub's ack; the lane
+    /// reads on above them. Returns false when a requeue happened since <paramref name="generation"/>
+    /// (the rows are simply read and sent again).
+    /// </summary>
+    internal bool MarkAwaitingAck(OutboxBatch batch, long generation) =>
+        _awaiting.TryAdd(batch, batch.Rows[0].Boot, generation, _time.GetTimestamp());
+
+    /// <summary>Batches of <paramref name="stream"/> that await the hub's ack (the drainer's send window).</summary>
+    internal int AwaitingAckBatches(TelemetryStream stream) => _awaiting.Batches(stream);
+
+    /// <summary>Go-back-N for lanes with a batch older than <paramref name="timeout"/> without hub ack. Returns the events requeued.</summary>
+    internal long RequeueUnacknowledged(TimeSpan timeout)
+    {
+        var requeued = _awaiting.RequeueSentBefore(_time.GetTimestamp() - (long)(timeout.TotalSeconds * _time.TimestampFrequency));
+        if (requeued > 0)
+        {
+            _logger.LogWarning("Outbox: {Count} events had no hub acknowledgement within {Timeout} s; sending them again", requeued, timeout.TotalSeconds);
+            Interlocked.Exchange(ref _dataSignal, NewSignal()).TrySetResult();
+        }
+        return requeued;
+    }
+
+    /// <summary>
+    /// Makes every row that awaits the hub's ack pending again, so the drainer re-sends it. Call it when
+    /// the MQTT connection was re-established: a broker that restarted may have lost what it had
+    /// acknowledged but not delivered (docs/CHAOS.md, bug 3). The drainer calls it itself when a publish
+    /// succeeds after a failed one. Returns the events requeued. Thread-safe.
+    /// </summary>
+    public long RequeueAwaitingAck()
+    {
+        var requeued = _awaiting.RequeueAll();
+        if (requeued > 0)
+        {
+            _logger.LogInformation("Outbox: {Count} events awaiting the hub's acknowledgement will be sent again", requeued);
+            Interlocked.Exchange(ref _dataSignal, NewSignal()).TrySetResult();
+        }
+        return requeued;
+    }
+
+    /// <summary>
+    /// Applies the hub's end-to-end ack: deletes exactly the acknowledged events (those of
+    /// <see cref="TelemetryAck.Stream"/> under its boot with a seq in its ranges, whether they await an
+    /// ack, were requeued, or were sent before a restart). Completes when the delete is committed.
+    /// An ack for a boot this database does not know (already fully acknowledged) deletes nothing and
+    /// is counted as ignored.
+    /// </summary>
+    /// <remarks>The ack must come from the hub (the broker ACL lets only the hub write
+    /// <c>edgeagent/v1/+/ack</c>): whatever it names is deleted.</remarks>
+    /// <exception cref="OutboxStorageException">The delete could not be committed; the rows stay and are sent again.</exception>
+    public async Task<OutboxAckResult> AcknowledgeAsync(TelemetryAck ack, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(ack);
+        var stream = ack.StreamValue;
+        long boot = -1;
+        foreach (var (b, id) in _bootIds)
+        {
+            if (id == ack.BootId) boot = b;
+        }
+        if (boot < 0)
+        {
+            _ignoredAcks.AddOrUpdate("unknown-boot", 1, (_, n) => n + 1);
+            return new OutboxAckResult(0, Applied: false);
+        }
+        var uncovered = new List<long[]>();
+        var rows = _awaiting.Take(stream, boot, ack.Ranges, uncovered);
+        var work = new HubAckWork(rows, boot, stream, [.. uncovered]);
+        var tcs = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        try
+        {
+            await QueueAsync(new WorkItem { Kind = WorkKind.HubAck, HubAck = work, Done = tcs }, cancellationToken).ConfigureAwait(false);
+            await tcs.Task.ConfigureAwait(false);
+        }
+        catch
+        {
+            // The taken rows are no longer awaiting but still stored, below their lane's floor:
+            // requeue so they are read and sent again instead of waiting for a restart.
+            _awaiting.RequeueAll();
+            throw;
+        }
+        Interlocked.Increment(ref _hubAcks);
+        Interlocked.Add(ref _hubAckedEvents, work.Deleted);
+        return new OutboxAckResult(work.Deleted, Applied: true);
+    }
+
+    /// <summary>
+    /// Decodes an ack message as received on <c>edgeagent/v1/{deviceId}/ack</c> and applies it. A
+    /// malformed message is ignored, logged and counted by reason (<see cref="OutboxStatistics.IgnoredAcks"/>);
+    /// it never throws for bad bytes.
+    /// </summary>
+    /// <exception cref="OutboxStorageException">The delete could not be committed; the rows stay and are sent again.</exception>
+    public Task<OutboxAckResult> AcknowledgeMessageAsync(ReadOnlyMemory<byte> message, CancellationToken cancellationToken = default)
+    {
+        if (!TelemetryAckCodec.TryDecode(message.Span, out var ack, out var rejection))
+        {
+            _ignoredAcks.AddOrUpdate(TelemetryAckCodec.ReasonName(rejection!.Reason), 1, (_, n) => n + 1);
+            _logger.LogWarning("Outbox ignored a hub acknowledgement: {Reason}", rejection.Message);
+            return Task.FromResult(new OutboxAckResult(0, Applied: false));
+        }
+        return AcknowledgeAsync(ack!, cancellationToken);
     }
 
     /// <summary>
@@ -597,9 +730,18 @@ public sealed class TelemetryOutbox : IAsyncDisposable
             using var r = cmd.ExecuteReader();
             while (r.Read()) pending[(TelemetryStream)r.GetInt64(0)] = r.GetInt64(1);
         }
+        var (awaiting, awaitingBatches) = _awaiting.Snapshot();
         return new OutboxStatistics(BootId, pending, FileLength(_path), FileLength(_path + "-wal"), _budget.TotalBytes,
             Interlocked.Read(ref _appended), Interlocked.Read(ref _dropped), Interlocked.Read(ref _tombstones),
-            Interlocked.Read(ref _merged), Interlocked.Read(ref _fullErrors), Interlocked.Read(ref _rejected));
+            Interlocked.Read(ref _merged), Interlocked.Read(ref _fullErrors), Interlocked.Read(ref _rejected))
+        {
+            AwaitingAckEvents = awaiting,
+            AwaitingAckBatches = awaitingBatches,
+            HubAcks = Interlocked.Read(ref _hubAcks),
+            HubAckedEvents = Interlocked.Read(ref _hubAckedEvents),
+            RequeuedEvents = _awaiting.RequeuedEvents,
+            IgnoredAcks = new Dictionary<string, long>(_ignoredAcks),
+        };
     }
 
     /// <summary>Bytes the outbox occupies on disk now: database file + WAL file + reserve file; never more than <see cref="BudgetBytes"/>.</summary>
@@ -794,6 +936,11 @@ public sealed class TelemetryOutbox : IAsyncDisposable
         _delete.Transaction = tx;
         foreach (var w in group)
         {
+            if (w.Kind == WorkKind.HubAck)
+            {
+                DeleteHubAcknowledged(tx, w.HubAck!);
+                continue;
+            }
             if (w.Kind != WorkKind.Ack) continue;
             foreach (var row in w.Rows!)
             {
@@ -837,6 +984,37 @@ public sealed class TelemetryOutbox : IAsyncDisposable
         _liveEpoch = _epoch;
         _pendingDrops.Clear();
         Interlocked.Add(ref _dropped, droppedNow.Count - droppedBefore);
+    }
+
+    private void DeleteHubAcknowledged(SqliteTransaction tx, HubAckWork ack)
+    {
+        var deleted = 0L; // counted per attempt: a group retried after SQLITE_FULL runs this again
+        foreach (var row in ack.Rows)
+        {
+            _deleteParams[0].Value = row.Id;
+            _deleteParams[1].Value = row.Boot;
+            _deleteParams[2].Value = row.Seq;
+            deleted += _delete.ExecuteNonQuery();
+        }
+        if (ack.UncoveredRanges.Length > 0)
+        {
+            // Rare path (an ack after a restart or requeue): by seq, which has no index of its own
+            // (an extra index would cost every insert); the (stream, boot) prefix of events_by_stream narrows it.
+            using var cmd = _writer.CreateCommand();
+            cmd.Transaction = tx;
+            cmd.CommandText = "DELETE FROM events WHERE stream = $s AND boot = $b AND seq BETWEEN $f AND $t;";
+            var f = cmd.Parameters.Add(new SqliteParameter { ParameterName = "$f" });
+            var t = cmd.Parameters.Add(new SqliteParameter { ParameterName = "$t" });
+            cmd.Parameters.AddWithValue("$s", (int)ack.Stream);
+            cmd.Parameters.AddWithValue("$b", ack.Boot);
+            foreach (var r in ack.UncoveredRanges)
+            {
+                f.Value = r[0];
+                t.Value = r[1];
+                deleted += cmd.ExecuteNonQuery();
+            }
+        }
+        ack.Deleted = deleted;
     }
 
     private long _boxedTsValue;
@@ -917,9 +1095,6 @@ public sealed class TelemetryOutbox : IAsyncDisposable
                     if (w.Range is not null) w.Range.Settle(w.RangeIndex, new OutboxReceipt(BootId, seq, ok), null, _logger);
                     else w.Receipt?.TrySetResult(new OutboxReceipt(BootId, seq, ok));
                     break;
-                default:
-                    w.Done!.TrySetResult();
-                    break;
             }
         }
         Interlocked.Add(ref _appended, stored);
@@ -934,7 +1109,13 @@ public sealed class TelemetryOutbox : IAsyncDisposable
                 _logger.LogError(ex, "Outbox Committed handler threw");
             }
         }
-        if (stored > 0 || _tombstonesWrittenSinceSignal)
+        // Flushes, acks and epochs complete after Committed was raised: whoever awaited FlushAsync
+        // has seen every Committed range of what was queued before it.
+        foreach (var w in group)
+        {
+            if (w.Kind != WorkKind.Append) w.Done!.TrySetResult();
+        }
+        if (stored > 0 || _tombstonesWrittenSinceSignal || group.Exists(w => w.Kind == WorkKind.HubAck))
         {
             _tombstonesWrittenSinceSignal = false;
             Interlocked.Exchange(ref _dataSignal, NewSignal()).TrySetResult();
@@ -1147,6 +1328,9 @@ public sealed class TelemetryOutbox : IAsyncDisposable
         {
             // A drift batch being published must not change under the drainer's feet.
             if (_leases[(int)TelemetryStream.Drift] > 0) return false;
+            // Nor one that awaits the hub's ack: merging would replace windows the hub may already
+            // hold, and the ack would then delete the merged window.
+            if (_awaiting.Batches(TelemetryStream.Drift) > 0) return false;
             long boot;
             string key;
             using (var cmd = _writer.CreateCommand())
@@ -1262,7 +1446,17 @@ public sealed class TelemetryOutbox : IAsyncDisposable
         _dataSignal.TrySetResult();
     }
 
-    private enum WorkKind : byte { Append, Ack, Flush, NewEpoch, AppendRange }
+    private enum WorkKind : byte { Append, Ack, Flush, NewEpoch, AppendRange, HubAck }
+
+    /// <summary>A hub ack on its way to the writer: exact rows (awaiting batches) and ranges to delete by seq.</summary>
+    private sealed class HubAckWork(RowRef[] rows, long boot, TelemetryStream stream, long[][] uncoveredRanges)
+    {
+        public readonly RowRef[] Rows = rows;
+        public readonly long Boot = boot;
+        public readonly TelemetryStream Stream = stream;
+        public readonly long[][] UncoveredRanges = uncoveredRanges;
+        public long Deleted; // written by the writer task before Done completes
+    }
 
     /// <summary>Events queued by one range call; settled event by event on the writer task.</summary>
     private sealed class AppendRange(WorkItem[] items, TaskCompletionSource<OutboxReceipt[]>? done)
@@ -1305,6 +1499,7 @@ public sealed class TelemetryOutbox : IAsyncDisposable
         public TaskCompletionSource? Done;
         public AppendRange? Range;
         public int RangeIndex;
+        public HubAckWork? HubAck;
     }
 
     private readonly record struct PendingDrop(TelemetryStream Stream, long Boot, long FromSeq, long ToSeq, long Count);

@@ -71,6 +71,16 @@ public static class TelemetryStreams
     }
 
     /// <summary>
+    /// Topic on which the hub acknowledges stored batches to one device (end-to-end ack, README
+    /// "Acknowledgement"): the device subscribes to it, the hub publishes to it.
+    /// </summary>
+    public static string AckTopic(string deviceId)
+    {
+        ValidateDeviceId(deviceId);
+        return $"edgeagent/v1/{deviceId}/ack";
+    }
+
+    /// <summary>
     /// A device id must be one MQTT topic level (the broker ACL pattern <c>edgeagent/v1/%u/#</c> needs
     /// it to fill a whole level): non-empty, at most 128 characters, no '/', '+', '#' or control chars.
     /// </summary>

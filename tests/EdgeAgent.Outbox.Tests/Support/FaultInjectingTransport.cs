@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
 using EdgeAgent.Outbox.Drain;
+using EdgeAgent.Outbox.Queue;
+using EdgeAgent.Telemetry.Acks;
 using EdgeAgent.Telemetry.Dedup;
 using EdgeAgent.Telemetry.Wire;
 
@@ -78,9 +80,25 @@ internal sealed class FaultInjectingTransport : ITelemetryTransport
         }
     }
 
+    /// <summary>When set, the fake hub sends the end-to-end ack (encoded and decoded like on the wire) for every delivered batch, asynchronously like a real hub.</summary>
+    public TelemetryOutbox? AckTo { get; set; }
+
+    /// <summary>Delivered batches whose ack the hub "loses" (injected fault), by delivery number.</summary>
+    public Func<int, TelemetryBatch, bool> LoseAck { get; set; } = (_, _) => false;
+
+    public ConcurrentQueue<Task> AckTasks { get; } = new();
+
+    private int _deliveries;
+
     private void Deliver(string topic, TelemetryBatch batch)
     {
         Delivered.Enqueue((topic, batch));
         foreach (var e in Hub.Filter(batch).Accepted) Applied.Enqueue((batch.BootId, batch.StreamValue, e));
+        var n = Interlocked.Increment(ref _deliveries);
+        if (AckTo is { } outbox && !LoseAck(n, batch))
+        {
+            var message = TelemetryAckCodec.Encode(TelemetryAckCodec.ForBatch(batch));
+            AckTasks.Enqueue(Task.Run(() => outbox.AcknowledgeMessageAsync(message)));
+        }
     }
 }
