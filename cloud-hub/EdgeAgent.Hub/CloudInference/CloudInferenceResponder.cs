@@ -105,8 +105,8 @@ public sealed class CloudInferenceResponder : IAsyncDisposable
     {
         // The newest registration answers; each name@version is loaded once and kept (a registry query per
         // request is cheap next to inference, and lets a newly registered version take over without a restart).
-        var newest = (await _store.ListModelsAsync(ct)).Where(m => m.Name == request.Model).MaxBy(m => m.RegisteredAt);
-        if (newest is null) return Error($"model {request.Model} unknown");
+        var newest = CloudModelFor(request.Model, await _store.ListModelsAsync(ct));
+        if (newest is null) return Error($"model {request.Model} unknown: register '{FamilyOf(request.Model)}{CloudSuffix}' (or '{FamilyOf(request.Model)}') in the hub");
         string key = $"{newest.Name}@{newest.Version}";
         LoadedModel model;
         try
@@ -153,6 +153,23 @@ public sealed class CloudInferenceResponder : IAsyncDisposable
         float total = e.Sum();
         return e.Select(v => v / total).ToArray();
     }
+
+    /// <summary>Name suffix of a family's cloud model: <c>activity-cloud</c> answers for devices running <c>activity</c>.</summary>
+    public const string CloudSuffix = "-cloud";
+
+    /// <summary>
+    /// The model that answers a device running <paramref name="requested"/> (<c>FAMILY@VERSION</c>, as the
+    /// agent sends it, or a bare name): the newest registration of <c>FAMILY-cloud</c> (typically a larger
+    /// float model), else the newest registration of the family itself. Null when neither is registered.
+    /// </summary>
+    public static ModelRecord? CloudModelFor(string requested, IReadOnlyList<ModelRecord> registered)
+    {
+        string family = FamilyOf(requested);
+        return registered.Where(m => m.Name == family + CloudSuffix).MaxBy(m => m.RegisteredAt)
+               ?? registered.Where(m => m.Name == family).MaxBy(m => m.RegisteredAt);
+    }
+
+    private static string FamilyOf(string model) => model.IndexOf('@') is var at and > 0 ? model[..at] : model;
 
     private async Task<LoadedModel> LoadAsync(ModelRecord newest, CancellationToken ct)
     {

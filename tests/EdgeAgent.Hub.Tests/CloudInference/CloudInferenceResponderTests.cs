@@ -112,13 +112,24 @@ public sealed class CloudInferenceResponderTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_device_sending_family_at_version_is_answered_by_the_familys_cloud_model_when_one_is_registered()
+    {
+        var t = DateTimeOffset.UtcNow;
+        await RegisterAsync("vib-mlp", "1.0.0", t);
+        Assert.Equal("vib-mlp@1.0.0", (await AskAsync("press-22", Request("press-22", "vib-mlp@1.0.0", new float[64]))).Model);
+        await RegisterAsync("vib-mlp-cloud", "3.0.0", t.AddMinutes(-5));
+        await RegisterAsync("vib-mlp", "1.1.0", t.AddMinutes(1));
+        Assert.Equal("vib-mlp-cloud@3.0.0", (await AskAsync("press-22", Request("press-22", "vib-mlp@1.0.0", new float[64]))).Model);
+    }
+
+    [Fact]
     public async Task An_unknown_model_gets_an_error_answer_that_is_also_recorded()
     {
         var answer = await AskAsync("press-18", Request("press-18", "no-such-model", new float[64]));
-        Assert.Equal("model no-such-model unknown", answer.Error);
+        Assert.StartsWith("model no-such-model unknown: register 'no-such-model-cloud'", answer.Error);
         Assert.Null(answer.Label);
         var row = Assert.Single(await _store.ListHardCasesAsync("press-18", 10));
-        Assert.Equal("model no-such-model unknown", row.Error);
+        Assert.Equal(answer.Error, row.Error);
         Assert.Null(row.CloudLabel);
     }
 
