@@ -71,7 +71,7 @@ public sealed class TelemetryOutbox : IAsyncDisposable
     private int _disposed;
 
     private TelemetryOutbox(OutboxOptions options, DiskBudget budget, TimeProvider time, ILogger logger, IDriftMerger? merger,
-        SqliteConnection writer, SqliteConnection reader, Dictionary<long, string> bootIds, long boot, OutboxOpenReport report)
+        SqliteConnection writer, SqliteConnection reader, Dictionary<long, string> bootIds, long boot, long idBase, OutboxOpenReport report)
     {
         _options = options;
         _budget = budget;
@@ -96,8 +96,13 @@ public sealed class TelemetryOutbox : IAsyncDisposable
         // fmt << 16 | prio << 24 | epoch << 32) that SQLite unpacks. Same rows, four parameters
         // like a plain bulk insert instead of ten.
         var bootLiteral = boot.ToString(System.Globalization.CultureInfo.InvariantCulture);
-        (_insert, _insertParams) = CreateInsert(writer, bootLiteral, keyed: false);
-        (_insertKeyed, _insertKeyedParams) = CreateInsert(writer, bootLiteral, keyed: true);
+        // Row ids are idBase + seq: never reused within a process (SQLite's default rowid is
+        // max(rowid) + 1, which hands out a deleted newest row's id again — and the drainer's
+        // "sent up to id" floors for rows awaiting the hub's ack rely on ids only growing), and
+        // above every row of earlier boots, so id order stays insertion order. A literal like the boot: no extra parameter.
+        var idBaseLiteral = idBase.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        (_insert, _insertParams) = CreateInsert(writer, bootLiteral, idBaseLiteral, keyed: false);
+        (_insertKeyed, _insertKeyedParams) = CreateInsert(writer, bootLiteral, idBaseLiteral, keyed: true);
 
         _delete = writer.CreateCommand();
         _delete.CommandText = "DELETE FROM events WHERE id = $id AND boot = $boot AND seq = $seq;";
@@ -236,6 +241,7 @@ public sealed class TelemetryOutbox : IAsyncDisposable
                 boot = Convert.ToInt64(cmd.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
                 tx.Commit();
             }
+            var idBase = OutboxSchema.ScalarLong(writer, "SELECT coalesce(max(id), 0) FROM events;");
             var boots = new Dictionary<long, string>();
             using (var cmd = writer.CreateCommand())
             {
@@ -247,7 +253,7 @@ public sealed class TelemetryOutbox : IAsyncDisposable
             var reader = OutboxSchema.Open(path, SqliteOpenMode.ReadWrite);
             OutboxSchema.ConfigureReader(reader);
             var report = new OutboxOpenReport(quarantinedTo, reason, budget.TotalBytes);
-            var outbox = new TelemetryOutbox(o, budget, time, logger, merger, writer, reader, boots, boot, report);
+            var outbox = new TelemetryOutbox(o, budget, time, logger, merger, writer, reader, boots, boot, idBase, report);
             outbox.ShrinkIfOverBudget();
             logger.LogInformation("Outbox {Path} open: boot {BootId}, budget {Budget} bytes", path, bootId, budget.TotalBytes);
             return outbox;
@@ -1022,12 +1028,12 @@ public sealed class TelemetryOutbox : IAsyncDisposable
     private long _boxedMetaValue;
     private object? _boxedMeta;
 
-    private static (SqliteCommand, SqliteParameter[]) CreateInsert(SqliteConnection writer, string bootLiteral, bool keyed)
+    private static (SqliteCommand, SqliteParameter[]) CreateInsert(SqliteConnection writer, string bootLiteral, string idBaseLiteral, bool keyed)
     {
         var cmd = writer.CreateCommand();
         cmd.CommandText =
-            "INSERT INTO events(stream, boot, seq, epoch, kind, fmt, prio, ts_ms, merge_key, merged_from, merged_count, payload) " +
-            $"VALUES ($m & 255, {bootLiteral}, $seq, $m >> 32, ($m >> 8) & 255, ($m >> 16) & 255, ($m >> 24) & 255, $ts, {(keyed ? "$key" : "NULL")}, NULL, NULL, $payload);";
+            "INSERT INTO events(id, stream, boot, seq, epoch, kind, fmt, prio, ts_ms, merge_key, merged_from, merged_count, payload) " +
+            $"VALUES ({idBaseLiteral} + $seq, $m & 255, {bootLiteral}, $seq, $m >> 32, ($m >> 8) & 255, ($m >> 16) & 255, ($m >> 24) & 255, $ts, {(keyed ? "$key" : "NULL")}, NULL, NULL, $payload);";
         string[] names = keyed ? ["$m", "$seq", "$ts", "$payload", "$key"] : ["$m", "$seq", "$ts", "$payload"];
         var ps = names.Select(n => new SqliteParameter { ParameterName = n }).ToArray();
         foreach (var p in ps) cmd.Parameters.Add(p);

@@ -60,6 +60,29 @@ public sealed class HubAckTests
     }
 
     [Fact]
+    public async Task Events_appended_one_by_one_while_the_hub_acks_each_are_all_sent()
+    {
+        // Found against Mosquitto: SQLite reuses the rowid of a deleted newest row, which put new rows
+        // below the "sent up to" floor of their lane, and they were never read. Ids are now base + seq.
+        using var dir = new TempDirectory();
+        await using var outbox = await TelemetryOutbox.OpenAsync(Events.Options(dir.File("o.db")));
+        var transport = new FaultInjectingTransport();
+        transport.AckTo = outbox;
+        var drainer = new OutboxDrainer(outbox, transport, Options());
+        using var cts = new CancellationTokenSource();
+        var run = drainer.RunAsync(cts.Token);
+
+        for (var i = 0; i < 20; i++)
+        {
+            await outbox.AppendAsync(Events.Telemetry(i));
+            await Wait.UntilAsync(() => Pending(outbox) == 0, $"event {i} sent and acked");
+        }
+        await cts.CancelAsync();
+        await run;
+        Assert.Equal(Enumerable.Range(1, 20).Select(i => (long)i), transport.Applied.Select(a => a.Event.Seq));
+    }
+
+    [Fact]
     public async Task A_repeated_ack_deletes_nothing_more()
     {
         using var dir = new TempDirectory();
