@@ -25,7 +25,10 @@ public static class AgentCli
         root.Subcommands.Add(EdgeAgent.Agent.Cli.TufCommand.Create());
         root.Subcommands.Add(BundleCommand.Create());
         root.Subcommands.Add(StatusCommand.Create());
-        root.Subcommands.Add(StatusCommand.CreateModels());
+        var models = StatusCommand.CreateModels();
+        models.Subcommands.Add(UpdateCommand.CreateRollback());
+        root.Subcommands.Add(models);
+        root.Subcommands.Add(UpdateCommand.Create());
         root.Subcommands.Add(StatusCommand.CreateTelemetry());
         root.Subcommands.Add(DriftCommand.Create());
         root.Subcommands.Add(SupportBundleCommand.Create());

@@ -51,6 +51,9 @@ internal sealed class AgentService(AgentOptions options, ServiceStatus status, L
     private MqttClient? _mqtt;
     private StatusPublisher? _statusPublisher;
     private PipelineMetricsFeed? _feed;
+    private UpdateLoop? _updates;
+    /// <summary>Cancelled to rebuild the pipeline when an update changed the active model (new manifest: version, labels, reference).</summary>
+    private CancellationTokenSource? _serving;
     private volatile bool _circuitOpen;
     private volatile string _updateState = "idle";
     private volatile string _pipelineState = "starting";
@@ -67,8 +70,11 @@ internal sealed class AgentService(AgentOptions options, ServiceStatus status, L
         _statusPublisher?.Notify();
     }
 
+    private volatile bool _hostStopping;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        using var _ = stoppingToken.Register(() => _hostStopping = true);
         Directory.CreateDirectory(options.StateDirectory);
         await using var outbox = await TelemetryOutbox.OpenAsync(new Outbox.Queue.OutboxOptions
         {
@@ -86,8 +92,30 @@ internal sealed class AgentService(AgentOptions options, ServiceStatus status, L
         _updateState = _model is null ? "idle" : ReadUpdatePhase(options.ModelStoreDirectory, _model.Manifest.Name);
         RegisterControlCommands(outbox);
 
+        // Signed model updates (DESIGN §6): off when the configuration has no "updates" section.
+        UpdatesOptions? updatesOptions;
+        try
+        {
+            updatesOptions = UpdatesSection.Bind(options.Updates, options.StateDirectory);
+        }
+        catch (UpdatesConfigurationException e)
+        {
+            _log.LogCritical("Configuration error in 'updates': {Problems}", e.Message);
+            Environment.ExitCode = 78; // EX_CONFIG, as for the other configuration errors: systemd does not restart on it
+            throw;
+        }
+        await using var updates = updatesOptions is null ? null
+            : new UpdateLoop(updatesOptions, options.DeviceId, options.ModelStoreDirectory, outbox, loggers);
+        _updates = updates;
+        if (updates is not null)
+        {
+            updates.RegisterControl(control);
+            updates.Transition += OnUpdateTransition;
+        }
+
         await using var mqtt = options.Mqtt.Host.Length > 0 ? CreateMqttClient() : null;
         _mqtt = mqtt;
+        if (mqtt is not null) updates?.AttachMqtt(mqtt);
         _feed = new PipelineMetricsFeed(metrics, outbox, mqtt);
         _feed.SetUpdateState(_updateState);
         if (mqtt is not null)
@@ -125,11 +153,19 @@ internal sealed class AgentService(AgentOptions options, ServiceStatus status, L
                 logger: loggers.CreateLogger<OutboxDrainer>());
             background.Add(drainer.RunAsync(stopBackground.Token));
         }
+        if (updates is not null) background.Add(updates.RunAsync(stopBackground.Token));
 
         try
         {
-            if (_model is null) await IdleAsync(stoppingToken);
-            else await ServeAsync(_model, outbox, cloud, stoppingToken);
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                if (_model is null && (_model = await IdleAsync(stoppingToken)) is null) break;
+                using var serving = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+                _serving = serving;
+                if (!await ServeAsync(_model, outbox, cloud, serving.Token)) break;
+                // An update changed the active model: serve what the slot pointer now names.
+                _model = FindInstalledModel(options.ModelStoreDirectory);
+            }
         }
         finally
         {
@@ -143,7 +179,33 @@ internal sealed class AgentService(AgentOptions options, ServiceStatus status, L
         }
     }
 
-    private async Task IdleAsync(CancellationToken stoppingToken)
+    /// <summary>
+    /// After an update ends (committed or rolled back), the active model may differ from the one the pipeline
+    /// was built for: the engine already runs the new model (hot swap), but the pipeline's model key, labels and
+    /// drift reference come from the old manifest. Rebuild the pipeline then (a pause of about a second).
+    /// </summary>
+    private void OnUpdateTransition(EdgeAgent.Updates.Events.UpdateEvent e)
+    {
+        ReportUpdateState(e.To);
+        if (e.To is not ("committed" or "rolled-back") || _model is not { } served || e.Family != served.Manifest.Name) return;
+        string? active = null;
+        try
+        {
+            active = new UpdateStateStore(Path.Combine(options.ModelStoreDirectory, e.Family)).ReadPointer()?.ActiveVersion;
+        }
+        catch (Exception ex) when (ex is UpdateStateException or IOException)
+        {
+            _errors.Add("update", ex.Message);
+        }
+        if (active is not null && active != served.Manifest.Version)
+        {
+            _log.LogInformation("Active model of {Family} is now {Version} (was {Old}); rebuilding the pipeline", e.Family, active, served.Manifest.Version);
+            try { _serving?.Cancel(); } catch (ObjectDisposedException) { }
+        }
+    }
+
+    /// <summary>Idles (READY, watchdog fed) until the update loop installs a first model; null when stopping.</summary>
+    private async Task<InstalledModel?> IdleAsync(CancellationToken stoppingToken)
     {
         _pipelineState = "no-model";
         status.ReportReady($"no model installed in {options.ModelStoreDirectory}; waiting for an update");
@@ -151,19 +213,27 @@ internal sealed class AgentService(AgentOptions options, ServiceStatus status, L
         _log.LogWarning("No model installed in {Directory}: the agent runs without inference until one is installed", options.ModelStoreDirectory);
         _errors.Add("model", $"no model installed in {options.ModelStoreDirectory}; install one with 'edgeagent bundle install'");
         using var idle = liveness.Register("agent", TimeSpan.FromSeconds(60));
+        var first = _updates?.WaitForFirstModelAsync(stoppingToken);
         while (!stoppingToken.IsCancellationRequested)
         {
             idle.Beat();
             _feed?.Sync();
+            if (first is { IsCompletedSuccessfully: true })
+            {
+                return first.Result;
+            }
             try { await Task.Delay(TimeSpan.FromSeconds(1), stoppingToken); } catch (OperationCanceledException) { }
         }
+        return null;
     }
 
-    private async Task ServeAsync(InstalledModel model, TelemetryOutbox outbox, CloudTier? cloud, CancellationToken stoppingToken)
+    /// <summary>Serves <paramref name="model"/> until <paramref name="stoppingToken"/>; true when stopped to serve a new model (not a shutdown).</summary>
+    private async Task<bool> ServeAsync(InstalledModel model, TelemetryOutbox outbox, CloudTier? cloud, CancellationToken stoppingToken)
     {
         var manifest = model.Manifest;
         using var engine = InferenceEngine.Load(model.ModelPath);
         _engine = engine;
+        _updates?.AttachEngine(manifest.Name, engine);
         var sensorOptions = SensorsSection.Bind(options.Sensors ?? throw new SensorConfigurationException(["sensors: missing; the agent needs a sensor source"]));
         await using var source = SensorSourceFactory.Create(sensorOptions);
         await using var outputs = ResultOutputs.Create(options.Outputs, options.DeviceId, _mqtt, _log);
@@ -198,6 +268,7 @@ internal sealed class AgentService(AgentOptions options, ServiceStatus status, L
             CloudWorkers = options.Cloud.Workers,
             CloudQueueCapacity = options.Cloud.QueueCapacity,
             LatencyObserver = feed.Observe,
+            InferenceObserver = _updates?.ObserverFor(manifest.Name),
         }, cloud, outputs.Outputs, reference);
         _pipeline = pipeline;
         feed.Attach(modelKey, pipeline.Counters, pipeline.SensorStats);
@@ -229,10 +300,13 @@ internal sealed class AgentService(AgentOptions options, ServiceStatus status, L
         {
             await running;
             _pipelineState = "source-ended";
+            return false;
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
             _pipelineState = "stopped";
+            // The serving token is linked to the host's: cancelled alone means "a new model is active".
+            return _serving is { } s && s.Token == stoppingToken && !_hostStopping;
         }
         catch (Exception e)
         {
@@ -375,6 +449,11 @@ internal sealed class AgentService(AgentOptions options, ServiceStatus status, L
         w.WriteString("pipeline", _pipelineState);
         w.WriteString("cloudCircuit", options.Cloud.Enabled && _mqtt is not null ? (_circuitOpen ? "open" : "closed") : "disabled");
         w.WriteString("updateState", _updateState);
+        if (_updates is { } u)
+        {
+            w.WritePropertyName("update");
+            u.Status.WriteTo(w);
+        }
         w.WriteString("mqtt", _mqtt is null ? "not configured" : _mqtt.State.ToString());
         if (_mqtt is not null) w.WriteString("mqttBroker", $"{options.Mqtt.Host}:{options.Mqtt.Port}");
         if (_statusPublisher is { } sp) w.WriteNumber("statusPublished", sp.Published);

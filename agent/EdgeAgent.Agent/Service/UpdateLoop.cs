@@ -99,6 +99,9 @@ public sealed partial class UpdateLoop : IAsyncDisposable
     /// <summary>Raised when the first model of this device was activated (nothing served before): start serving it.</summary>
     public event Action<InstalledModel>? FirstModelActivated;
 
+    /// <summary>Raised after each update transition is persisted and queued for the hub (on the loop's thread; keep handlers short).</summary>
+    public event Action<UpdateEvent>? Transition;
+
     /// <summary>Completes when a first install activated a model; the host serves it and calls <see cref="AttachEngine"/>.</summary>
     public Task<InstalledModel> WaitForFirstModelAsync(CancellationToken cancellationToken) => _firstModel.Task.WaitAsync(cancellationToken);
 
@@ -580,6 +583,7 @@ public sealed partial class UpdateLoop : IAsyncDisposable
             _lastEvent = e;
             if (_families.GetValueOrDefault(e.Family) is { } family) family.OnTrial = e.To == UpdatePhase.Observing.Wire();
         }
+        Transition?.Invoke(e);
     }
 
     private void OnActivated(Family family, InstalledModel model, bool noEngine)

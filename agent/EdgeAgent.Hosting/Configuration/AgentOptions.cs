@@ -35,6 +35,9 @@ public sealed record AgentOptions
     /// (pass its validator to <see cref="AgentOptionsBinder"/>).
     /// </summary>
     public IConfigurationSection? Sensors { get; init; }
+
+    /// <summary>The raw <c>updates</c> section (TUF URLs, trusted root, health thresholds): bound and validated by the agent's update loop.</summary>
+    public IConfigurationSection? Updates { get; init; }
 }
 
 /// <summary>The <c>mqtt</c> section: broker connection of the telemetry/outbox client.</summary>

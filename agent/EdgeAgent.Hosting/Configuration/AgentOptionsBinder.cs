@@ -51,6 +51,7 @@ public static class AgentOptionsBinder
             foreach (var message in sensorsValidator(sensors))
                 problems.Add(SensorProblem(message));
 
+        var updates = root.Opaque("Updates");
         root.WarnUnknownKeys();
 
         options = problems.Any(p => p.Severity == ConfigProblemSeverity.Error) ? null : new AgentOptions
@@ -69,6 +70,7 @@ public static class AgentOptionsBinder
             Outputs = outputs,
             Pipeline = pipeline,
             Sensors = sensors,
+            Updates = updates,
         };
         return problems;
     }
