@@ -140,7 +140,29 @@ public sealed class MqttHubConsumer(HubOptions options, IHubStore store, Telemet
             logger.LogInformation("{DeviceId} is {State}", deviceId, report.Online ? "online" : "offline");
             return;
         }
-        await ingestor.IngestAsync(message.Topic, message.Payload, ct);
+        var result = await ingestor.IngestAsync(message.Topic, message.Payload, ct);
+        if (result.Ack is { } ack && _client is { } client) PublishAck(client, deviceId, ack);
+    }
+
+    /// <summary>
+    /// End-to-end ack after the store commit (QoS 1, not retained): the device deletes the batch's events
+    /// only now, so a broker that loses what it had PUBACKed loses nothing (docs/CHAOS.md bug 3). Not
+    /// awaited: the handler runs on the client's receive path, which also reads the ack's PUBACK. A lost
+    /// ack only means the device sends the batch again after its ack timeout; dedup absorbs it.
+    /// </summary>
+    private void PublishAck(MqttClient client, string deviceId, EdgeAgent.Telemetry.Acks.TelemetryAck ack)
+    {
+        var publish = client.PublishAsync(new MqttApplicationMessage
+        {
+            Topic = EdgeAgent.Telemetry.Wire.TelemetryStreams.AckTopic(deviceId),
+            Payload = EdgeAgent.Telemetry.Acks.TelemetryAckCodec.Encode(ack),
+            QoS = MqttQualityOfService.AtLeastOnce,
+            ContentType = EdgeAgent.Telemetry.Wire.TelemetryWire.ContentTypeJson,
+        });
+        _ = publish.ContinueWith(t => logger.LogWarning(t.Exception?.GetBaseException(),
+                "Ack to {DeviceId} for {Stream} {BootId}:{From}..{To} not published; the device will send the batch again",
+                deviceId, ack.Stream, ack.BootId, ack.Ranges[0][0], ack.Ranges[^1][1]),
+            CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
     }
 
     public override async Task StopAsync(CancellationToken cancellationToken)

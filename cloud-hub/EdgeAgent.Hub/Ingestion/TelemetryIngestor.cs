@@ -10,7 +10,11 @@ using Microsoft.Extensions.Logging;
 namespace EdgeAgent.Hub.Ingestion;
 
 /// <summary>Outcome of one ingested message (for tests, logs and the benchmark).</summary>
-public sealed record IngestResult(int Accepted, int Inserted, int Duplicates, int TooOld, int GapsRecorded, int DriftWindows, string? Rejected);
+/// <param name="Ack">The end-to-end ack to publish to the device (shared/EdgeAgent.Telemetry README, "Acknowledgement"):
+/// set once the batch's events are committed to the store or judged duplicates (also too-old ones, which the dedup
+/// rule treats as replays); null for a parked batch, which the device keeps and sends again.</param>
+public sealed record IngestResult(int Accepted, int Inserted, int Duplicates, int TooOld, int GapsRecorded, int DriftWindows, string? Rejected,
+    EdgeAgent.Telemetry.Acks.TelemetryAck? Ack = null);
 
 /// <summary>
 /// Applies telemetry and drift batches (EdgeAgent.Telemetry README, "Dedup rule"): decode, check the
@@ -113,7 +117,9 @@ public sealed class TelemetryIngestor(IHubStore store, TimeProvider time, ILogge
         if (badUpdates.Count > 0)
             await RejectAsync(topic, payload, $"{badUpdates.Count} update event(s) stored as events but not applied to the device's update state: {string.Join("; ", badUpdates.Take(3))}", ct);
         if (updates.Count > 0) rollouts?.Nudge();
-        return new IngestResult(filtered.Accepted.Count, written.Inserted, filtered.Duplicates, filtered.TooOld, written.GapsRecorded, driftStored, null);
+        // Only now, after the commit: an ack tells the device it may delete the events for good.
+        return new IngestResult(filtered.Accepted.Count, written.Inserted, filtered.Duplicates, filtered.TooOld, written.GapsRecorded, driftStored, null,
+            EdgeAgent.Telemetry.Acks.TelemetryAckCodec.ForBatch(batch));
     }
 
     private async Task<IngestResult> RejectAsync(string topic, ReadOnlyMemory<byte> payload, string reason, CancellationToken ct)
