@@ -597,7 +597,11 @@ public sealed class UpdateManager
 
     private async Task RefuseAsync(UpdateRecord record, UpdateRefusedException e, CancellationToken cancellationToken)
     {
-        if (record.TargetHashes.TryGetValue("sha256", out var sha) && e.Refusal is not (UpdateRefusal.InsufficientDisk or UpdateRefusal.Download))
+        // Only a verdict on the signed release itself blacklists it. A download that did not match the signed
+        // hash (a corrupting mirror, a broken proxy) says nothing about the release: the next attempt may
+        // receive the right bytes (chaos suite, corrupt-mirror).
+        if (record.TargetHashes.TryGetValue("sha256", out var sha)
+            && e.Refusal is not (UpdateRefusal.InsufficientDisk or UpdateRefusal.Download or UpdateRefusal.TargetHash))
         {
             if (_store.ReadPointer() is { } pointer)
             {
