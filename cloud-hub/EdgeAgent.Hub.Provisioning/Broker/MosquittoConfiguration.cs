@@ -30,12 +30,13 @@ public static class MosquittoConfiguration
         {
             acl.AppendLine();
             acl.AppendLine("# A hub instance: reads every device (shared subscriptions $share/hub/...), writes commands,");
-            acl.AppendLine("# cloud inference responses and the fleet hint.");
+            acl.AppendLine("# cloud inference responses, telemetry acknowledgements and the fleet hint.");
             acl.AppendLine(CultureInfo.InvariantCulture, $"user {hub}");
             acl.AppendLine("topic read edgeagent/v1/#");
             acl.AppendLine("topic write edgeagent/v1/+/cmd");
             acl.AppendLine("topic write edgeagent/v1/+/infer/res");
             acl.AppendLine("topic write edgeagent/v1/fleet/hint");
+            acl.AppendLine("topic write edgeagent/v1/+/ack");
         }
 
         return acl.ToString();
@@ -92,7 +93,17 @@ public static class MosquittoConfiguration
         // The client id is forced to the user name: otherwise device A could connect with device B's
         // client id, take over B's session and receive what was queued for B.
         conf.AppendLine("use_username_as_clientid true");
-        if (options.PasswordPort is { } passwordPort)
+        if (options.HubPort is { } hubPort)
+        {
+            conf.AppendLine();
+            conf.AppendLine("# Hub instances (client certificates; several connections per instance, so the client id is theirs).");
+            conf.AppendLine(Listener(hubPort, options.HubBindAddress));
+            AppendTls(conf, files);
+            conf.AppendLine(CultureInfo.InvariantCulture, $"crlfile {files.CrlPath}");
+            conf.AppendLine("require_certificate true");
+            conf.AppendLine("use_identity_as_username true");
+        }
+                if (options.PasswordPort is { } passwordPort)
         {
             conf.AppendLine();
             conf.AppendLine("# Devices with user name (= device id) and password, over server-authenticated TLS.");

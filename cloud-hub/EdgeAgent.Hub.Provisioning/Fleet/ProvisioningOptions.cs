@@ -28,6 +28,18 @@ public sealed record ProvisioningOptions
     /// <summary>TLS listener for user name/password devices; null: no such listener (password devices are refused).</summary>
     public int? PasswordPort { get; init; } = 8884;
 
+    /// <summary>
+    /// Mutual-TLS listener for hub instances, or null for none. On the device listeners the broker forces
+    /// the client id to the certificate's identity (so a device cannot take over another's session); a hub
+    /// instance opens several connections under one identity (ingestion, cloud tier, fleet hint), which would
+    /// then evict each other. This listener keeps the certificate requirement and the ACL but lets the client
+    /// choose its id; it binds <see cref="HubBindAddress"/> only (keep it off the devices' network).
+    /// </summary>
+    public int? HubPort { get; init; }
+
+    /// <summary>Bind address of <see cref="HubPort"/> (default loopback: a co-located hub).</summary>
+    public string HubBindAddress { get; init; } = "127.0.0.1";
+
     /// <summary>Listener bind address; null binds all interfaces.</summary>
     public string? BindAddress { get; init; }
 

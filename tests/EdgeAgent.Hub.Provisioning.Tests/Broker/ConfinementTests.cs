@@ -160,6 +160,28 @@ public sealed class ConfinementTests(ConfinedFleet fleet) : IClassFixture<Confin
     }
 
     [Fact]
+    public async Task A_hub_instance_keeps_several_connections_on_the_hub_listener_and_may_acknowledge_telemetry()
+    {
+        // On the device listener the client id is forced to the identity, so a hub's second connection would
+        // evict its first; the hub listener lets each connection keep its own id.
+        HubCredentials creds = Broker.Provisioner.Hub;
+        int hubPort = Broker.Provisioner.Options.HubPort!.Value;
+        await using TestClient ingest = await Broker.CreateClient(hubPort, ProvisionedBroker.LoadCertificate(creds.CertificatePath, creds.KeyPath), "hub-ingest", true, 0).ConnectAsync();
+        await using TestClient infer = await Broker.CreateClient(hubPort, ProvisionedBroker.LoadCertificate(creds.CertificatePath, creds.KeyPath), "hub-infer", true, 0).ConnectAsync();
+        await using TestClient a = await Broker.ConnectDeviceAsync(fleet.A);
+        await a.Client.SubscribeAsync("edgeagent/v1/dev-a/ack");
+
+        await ingest.PublishAsync("edgeagent/v1/dev-a/ack", "stored 1-10");
+        await infer.PublishAsync("edgeagent/v1/dev-a/infer/res", "answer");
+        Assert.Equal("stored 1-10", Encoding.UTF8.GetString((await a.ReceiveAsync()).Payload.Span));
+        Assert.Equal(MqttConnectionState.Connected, ingest.Client.State);
+        Assert.Equal(MqttConnectionState.Connected, infer.Client.State);
+
+        TestClient anonymous = Broker.CreateClient(hubPort, null, "hub-x", true, 0);
+        await Assert.ThrowsAnyAsync<Exception>(anonymous.ConnectAsync);
+    }
+
+    [Fact]
     public async Task Client_without_certificate_is_refused_on_the_certificate_listener()
     {
         TestClient anonymous = Broker.CreateClient(Broker.CertificatePort, null, "dev-a", true, 0);

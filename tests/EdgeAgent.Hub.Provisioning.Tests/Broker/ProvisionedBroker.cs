@@ -59,6 +59,7 @@ public sealed class ProvisionedBroker : IAsyncDisposable
             BrokerPidFile = Path.Combine(root, "run", "mosquitto.pid"),
             CertificatePort = FreePort(),
             PasswordPort = FreePort(),
+            HubPort = FreePort(),
             // Run as root, Mosquitto would drop to 'mosquitto' and fail to read our 0700 temp dir (REFERENCE.md).
             BrokerUser = !runAsRoot ? null : dropToMosquittoUser ? "mosquitto" : "root",
             // stderr: unbuffered, so the log can be read while the broker runs.
