@@ -250,6 +250,37 @@ public sealed class MqttIngestionTests : IAsyncLifetime
         Assert.True((bool)features["x1"]["ksDrift"]!);
         Assert.InRange((double)features["x1"]["wasserstein1Normalized"]!, 1.2, 1.8); // a 1.5 σ shift
     }
+
+    [Fact]
+    public async Task A_stored_batch_and_its_duplicate_are_each_acknowledged_to_the_device_and_a_parked_one_is_not()
+    {
+        // End-to-end ack (docs/CHAOS.md bug 3): edgeagent/v1/{id}/ack after the store commit.
+        const string boot = "0123456789abcdef0123456789abcdef";
+        var acks = new System.Collections.Concurrent.ConcurrentQueue<EdgeAgent.Telemetry.Acks.TelemetryAck>();
+        var ignored = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        await using var device = await DeviceAsync("ack-1");
+        device.MessageHandler = (m, _) =>
+        {
+            if (EdgeAgent.Telemetry.Acks.TelemetryAckCodec.TryDecode(m.Payload.Span, out var ack, out var why)) acks.Enqueue(ack!);
+            else ignored.Enqueue(why!.Message);
+            return ValueTask.CompletedTask;
+        };
+        await device.SubscribeAsync(TelemetryStreams.AckTopic("ack-1"));
+        var batch = new TelemetryBatchEncoder().Encode("ack-1", TelemetryStream.Telemetry, boot, [Data(3), Data(4), Data(7)], T0, epoch: 2);
+        var message = new MqttApplicationMessage { Topic = TelemetryStreams.Topic("ack-1", TelemetryStream.Telemetry), Payload = batch.Payload, ContentType = batch.ContentType };
+
+        await device.PublishAsync(message);
+        await Eventually.ValueAsync(() => Task.FromResult(acks.Count), c => c >= 1, "1 ack(s) from the hub");
+        await device.PublishAsync(message); // a resend (e.g. after the device's ack timeout): duplicates, acknowledged again
+        await Eventually.ValueAsync(() => Task.FromResult(acks.Count), c => c >= 2, "2 ack(s) from the hub");
+        await device.PublishAsync(message with { Payload = Encoding.UTF8.GetBytes("{\"schema\":\"nope\"}") }); // parked, never stored
+        await PublishAsync(device, "ack-1", TelemetryStream.Update, boot, [Data(9)]);
+        await Eventually.ValueAsync(() => Task.FromResult(acks.Count), c => c >= 3, "3 ack(s) from the hub"); // the update batch after the parked one is acked; the parked one was not
+
+        Assert.Equal([(2, "telemetry", 3L, 7L), (2, "telemetry", 3L, 7L), (0, "update", 9L, 9L)], acks.Select(a => (a.Epoch, a.Stream, a.Ranges[0][0], a.Ranges[^1][1])));
+        Assert.All(acks, a => Assert.Equal(boot, a.BootId));
+        Assert.Empty(ignored);
+    }
 }
 
 /// <summary>The ingestor without a broker: what a hub restart or a second hub instance sees.</summary>
