@@ -524,10 +524,15 @@ public sealed class UpdateManager
             if (policy.Judge(now, baseline, installed.Manifest.LatencyBudgetMs) is { } verdict)
                 return await RollbackAsync(record, verdict, now, cancellationToken).ConfigureAwait(false);
             if (now.Elapsed >= policy.Window && now.Calls + now.Failures >= policy.MinCalls)
+            {
+                // An enabled criterion without its baseline evidence is reported, never passed silently.
+                if (policy.Unjudged(baseline) is { } unjudged) record.Reason = $"committed, but {unjudged}";
                 return await FinishCommitAsync(record, now, cancellationToken).ConfigureAwait(false);
+            }
             if (now.Elapsed >= policy.MaxWindow)
             {
                 record.Reason = $"committed with only {now.Calls} live inferences in {policy.MaxWindow} (fewer than {policy.MinCalls}): health could not be judged fully.";
+                if (policy.Unjudged(baseline) is { } unjudged) record.Reason += $" Also, {unjudged}";
                 return await FinishCommitAsync(record, now, cancellationToken).ConfigureAwait(false);
             }
         }

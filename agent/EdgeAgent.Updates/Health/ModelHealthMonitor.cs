@@ -221,6 +221,21 @@ public sealed record HealthPolicy
         return null;
     }
 
+    /// <summary>
+    /// Names the enabled criteria that <see cref="Judge"/> could not apply because the previous model's window
+    /// (<paramref name="baseline"/>, closed at activation) holds fewer than <see cref="MinCalls"/> live inferences;
+    /// null when every enabled criterion had its evidence. Today that is only <see cref="MaxInputPsi"/>: drift is
+    /// measured <em>against</em> the baseline, so a thin baseline means no drift verdict at all. (The collapse
+    /// check also reads the baseline, but a thin one only removes its excuse, so it still rolls back.)
+    /// Extending the new model's window cannot help here — the old model's window ended when it stopped serving —
+    /// so the update manager commits as before and states in the commit reason which criterion went unjudged,
+    /// instead of committing as if the model had passed it.
+    /// </summary>
+    public string? Unjudged(HealthSnapshot baseline) =>
+        MaxInputPsi is { } maxPsi && baseline.Calls < MinCalls
+            ? $"input drift (PSI limit {maxPsi:0.###}) was not judged: the previous model's window before activation had only {baseline.Calls} live inferences (fewer than {MinCalls}) to compare with."
+            : null;
+
     /// <summary>The feature with the largest PSI of <paramref name="now"/> against <paramref name="baseline"/> (the reference), or null when either has no sketches.</summary>
     public static (int? Feature, double Psi) WorstInputPsi(HealthSnapshot now, HealthSnapshot baseline)
     {

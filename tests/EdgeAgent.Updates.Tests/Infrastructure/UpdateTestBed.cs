@@ -127,7 +127,10 @@ public sealed class LiveTraffic : IAsyncDisposable
         Func<long, float[], float[]>? world = null)
     {
         LatencyClock = latencyClock ?? TimeProvider.System;
-        _workers = Enumerable.Range(0, workers).Select(w => Task.Run(() =>
+        // Dedicated threads (LongRunning), not pool threads: these loops never return, and parked on the thread pool
+        // they starve it while the project's test classes run in parallel — a test's traffic then started only when
+        // the pool injected threads (about one per second), i.e. possibly after the update it was meant to feed.
+        _workers = Enumerable.Range(0, workers).Select(w => Task.Factory.StartNew(() =>
         {
             var output = new float[4];
             ulong seed = (ulong)w * 1_000_000;
@@ -150,7 +153,7 @@ public sealed class LiveTraffic : IAsyncDisposable
                 }
                 Thread.Sleep(1); // a sensor rate, not a busy loop: leave CPU to validation on 2-core machines
             }
-        })).ToArray();
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default)).ToArray();
     }
 
     public TimeProvider LatencyClock { get; }

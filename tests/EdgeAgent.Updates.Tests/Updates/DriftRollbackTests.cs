@@ -92,13 +92,64 @@ public sealed class DriftRollbackTests
             if (generation > 1) for (var i = 0; i < input.Length; i++) input[i] += shift;
             return input;
         });
-        var outcome = await bed.NewManager(o => o with { Health = o.Health with { MaxInputPsi = 0.25 } }).ApplyAsync(target, CancellationToken.None);
+        // The drift verdict compares with the previous model's window, which closes at activation: before applying,
+        // wait until that window holds the evidence the policy needs (counted calls, not elapsed time — a starved
+        // traffic thread on a loaded machine records far fewer calls per second, and the product then reports drift
+        // as unjudged instead of judging it; see the test below).
+        var manager = bed.NewManager(o => o with { Health = o.Health with { MaxInputPsi = 0.25 } });
+        await WaitForCallsAsync(bed.Monitor, bed.Options().Health.MinCalls);
+        var outcome = await manager.ApplyAsync(target, CancellationToken.None);
 
-        Assert.Equal(UpdatePhase.RolledBack, outcome.Phase);
+        Assert.True(outcome.Phase == UpdatePhase.RolledBack, $"expected a rollback, got {outcome.Phase}: {outcome.Reason}");
         Assert.Equal(UpdateRefusal.HealthDrift, outcome.Refusal);
         Assert.Contains("live inputs shifted after activation", outcome.Reason);
         Assert.Equal("1.0.0", new UpdateStateStore(bed.FamilyDir).ReadPointer()!.ActiveVersion);
         Assert.Equal(UpdateTestBed.Sha(TestModels.V1.OnnxBytes), bed.ServingModelSha());
         Assert.Equal("HealthDrift", bed.Events.Events[^1].Code);
+    }
+
+    [Fact]
+    public async Task A_release_is_not_committed_as_drift_free_when_the_previous_model_had_too_little_traffic_to_compare_with()
+    {
+        await using var bed = await UpdateTestBed.CreateAsync();
+        var target = bed.Publish("2.0.0", TestModels.Bundle(TestModels.V2, "2.0.0", 2));
+        bed.Monitor.TrackInputs(1);
+        var manager = bed.NewManager(o => o with { Health = o.Health with { MaxInputPsi = 0.25 } });
+        // Traffic starts only once the new model serves: the previous model's window closes with 0 calls, so the
+        // drift criterion has nothing to compare with, however long the new model's window runs.
+        LiveTraffic? traffic = null;
+        manager.Activated += (_, _) => traffic = new LiveTraffic(bed.Engine, bed.Monitor);
+        try
+        {
+            var outcome = await manager.ApplyAsync(target, CancellationToken.None);
+
+            Assert.Equal(UpdatePhase.Committed, outcome.Phase);
+            Assert.Contains("input drift (PSI limit 0.25) was not judged", outcome.Reason);
+            Assert.Contains("had only 0 live inferences", outcome.Reason);
+            Assert.Equal(outcome.Reason, bed.Events.Events[^1].Reason);
+            Assert.Equal(0, traffic!.Failures);
+        }
+        finally
+        {
+            if (traffic is not null) await traffic.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public void A_baseline_with_fewer_than_the_minimum_calls_leaves_drift_unjudged_only_when_drift_is_a_criterion()
+    {
+        var (_, baseline) = Windows(0, 0);
+        var thin = baseline with { Calls = Policy.MinCalls - 1 };
+        Assert.Contains($"had only {Policy.MinCalls - 1} live inferences", Policy.Unjudged(thin));
+        Assert.Null(Policy.Unjudged(baseline));
+        Assert.Null(new HealthPolicy { MinCalls = 200 }.Unjudged(thin));
+    }
+
+    /// <summary>Waits until <paramref name="monitor"/>'s current window has recorded <paramref name="calls"/> inferences (evidence, not time).</summary>
+    private static async Task WaitForCallsAsync(ModelHealthMonitor monitor, long calls)
+    {
+        using var hang = new CancellationTokenSource(TimeSpan.FromMinutes(2)); // fail, rather than hang, if traffic never flows
+        while (monitor.Snapshot().Calls < calls)
+            await Task.Delay(10, hang.Token);
     }
 }
