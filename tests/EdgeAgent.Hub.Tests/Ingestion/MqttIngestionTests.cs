@@ -301,11 +301,14 @@ public sealed class TelemetryIngestorTests : IClassFixture<SqliteStoreFactory>
         var log = Microsoft.Extensions.Logging.Abstractions.NullLogger<EdgeAgent.Hub.Ingestion.TelemetryIngestor>.Instance;
 
         var first = new EdgeAgent.Hub.Ingestion.TelemetryIngestor(store, TimeProvider.System, log);
-        Assert.Equal(20, (await first.IngestAsync("edgeagent/v1/d1/telemetry", batch.Payload, default)).Inserted);
+        var stored = await first.IngestAsync("edgeagent/v1/d1/telemetry", batch.Payload, default);
+        Assert.Equal(20, stored.Inserted);
+        Assert.Equal((boot, "telemetry", 1L, 20L), (stored.Ack!.BootId, stored.Ack.Stream, stored.Ack.Ranges[0][0], stored.Ack.Ranges[0][1])); // end-to-end ack after the commit
         // A new instance has an empty dedup window: the store's key is what keeps exactly-once.
         var second = new EdgeAgent.Hub.Ingestion.TelemetryIngestor(store, TimeProvider.System, log);
         var again = await second.IngestAsync("edgeagent/v1/d1/telemetry", batch.Payload, default);
         Assert.Equal((20, 0), (again.Accepted, again.Inserted));
+        Assert.Equal(stored.Ack.Ranges, again.Ack!.Ranges); // held already: acknowledged again, so the device stops resending
         Assert.Equal(20, await store.CountEventsAsync("d1"));
     }
 
@@ -320,6 +323,7 @@ public sealed class TelemetryIngestorTests : IClassFixture<SqliteStoreFactory>
             Microsoft.Extensions.Logging.Abstractions.NullLogger<EdgeAgent.Hub.Ingestion.TelemetryIngestor>.Instance);
         var r = await ingestor.IngestAsync("edgeagent/v1/d1/drift", batch.Payload, default);
         Assert.Contains("belongs on edgeagent/v1/d1/telemetry", r.Rejected);
+        Assert.Null(r.Ack); // parked, not stored: the device keeps it
         Assert.Equal(0, await store.CountEventsAsync());
         Assert.Single(await store.ListRejectedMessagesAsync(10));
     }
