@@ -82,11 +82,13 @@ public static partial class HubCli
             };
             BindReleaseServeOptions(p, cmd, ref options);
             await using var app = await HubHost.BuildAsync(options, ct: ct);
+            // Taken before running: the service provider is disposed when RunAsync returns.
+            var services = app.Services.GetServices<Microsoft.Extensions.Hosting.IHostedService>()
+                .OfType<Microsoft.Extensions.Hosting.BackgroundService>().ToList();
             await app.RunAsync(ct);
             // A background service that failed stopped the host (BackgroundServiceExceptionBehavior.StopHost);
             // exit non-zero so systemd's Restart=on-failure restarts the hub (the chaos suite saw exit 0).
-            var failed = app.Services.GetServices<Microsoft.Extensions.Hosting.IHostedService>()
-                .OfType<Microsoft.Extensions.Hosting.BackgroundService>().FirstOrDefault(s => s.ExecuteTask?.IsFaulted == true);
+            var failed = services.FirstOrDefault(s => s.ExecuteTask?.IsFaulted == true);
             if (failed is not null)
             {
                 Console.Error.WriteLine($"edgehub serve: {failed.GetType().Name} failed: {failed.ExecuteTask!.Exception?.InnerException?.Message}");

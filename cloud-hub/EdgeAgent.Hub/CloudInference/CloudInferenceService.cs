@@ -43,10 +43,16 @@ public sealed class CloudInferenceService(HubOptions options, IHubStore store, T
         }).Build();
         try
         {
+            // Like ingestion: a drop between connect and subscribe retries instead of ending the hub, and every
+            // later connect subscribes again (Mosquitto may restore the session without its shared subscription).
+            var connected = System.Threading.Channels.Channel.CreateUnbounded<bool>();
+            client.ConnectionStateChanged += (_, e) => { if (e.State == MqttConnectionState.Connected) connected.Writer.TryWrite(true); };
             await connect.ExecuteAsync(async ct => await client.ConnectAsync(ct), stoppingToken);
-            await _responder.SubscribeAsync(options.ShareGroup, stoppingToken);
+            await connect.ExecuteAsync(async ct => await _responder.SubscribeAsync(options.ShareGroup, ct), stoppingToken);
             _subscribed.TrySetResult();
-            await Task.Delay(Timeout.Infinite, stoppingToken);
+            while (connected.Reader.TryRead(out _)) { }
+            await foreach (var _ in connected.Reader.ReadAllAsync(stoppingToken))
+                await connect.ExecuteAsync(async ct => await _responder.SubscribeAsync(options.ShareGroup, ct), stoppingToken);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
