@@ -5,7 +5,7 @@
 #
 #   ./build.sh [build]      build everything (Release)
 #   ./build.sh test         build and run every test project; last line: "N passed, N failed, N skipped"
-#   ./build.sh demo         build a demo INT8 model and run live inference on it with the bench printout
+#   ./build.sh demo [--keep] broker + hub + agents on this machine through a release cycle (Ctrl-C stops all)
 #   ./build.sh publish      trimmed self-contained linux-x64 agent in out/publish/linux-x64
 #   ./build.sh package      out/deb/edgeagent_<version>_amd64.deb (see packaging/INSTALL.md)
 #   ./build.sh publish-aot  Native AOT agent where the NativeAOT runtime pack is reachable
@@ -116,11 +116,14 @@ run_tests() {
   [ "$failed" -eq 0 ]
 }
 
+# The whole system on loopback: Mosquitto (TLS + ACLs), edgehub on SQLite and agent daemons, walked
+# through a release cycle (tools/EdgeAgent.Demo). --keep leaves it running until Ctrl-C.
 demo() {
   build
   local dir="${EDGEAGENT_DEMO_DIR:-$ROOT/out/demo}"
   mkdir -p "$dir"
-  "$(agent_bin)" demo --dir "$dir" "$@"
+  dotnet "$ROOT/tools/EdgeAgent.Demo/bin/$CONFIG/net10.0/edgeagent-demo.dll" --dir "$dir" \
+    --agent-bin "$(agent_bin)" --hub-bin "$ROOT/cloud-hub/EdgeAgent.Hub/bin/$CONFIG/net10.0/edgehub" "$@"
 }
 
 publish() {
