@@ -31,9 +31,19 @@ internal static class RunCommand
                 Console.Error.WriteLine($"edgeagent run: {e.Message}");
                 return AgentConfigurationException.ExitCode;
             }
-            builder.Services.AddHostedService<AgentService>();
+            builder.Services.AddSingleton<AgentService>();
+            builder.Services.AddHostedService(sp => sp.GetRequiredService<AgentService>());
             using var host = builder.Build();
+            var service = host.Services.GetRequiredService<AgentService>();
             await host.RunAsync(ct);
+            // The service failed (BackgroundServiceExceptionBehavior.StopHost): exit non-zero so systemd's
+            // Restart=on-failure brings it back (the chaos suite saw exit 0 after a failure); a
+            // configuration error found by the service keeps its EX_CONFIG (78).
+            if (service.ExecuteTask is { IsFaulted: true } failed)
+            {
+                Console.Error.WriteLine($"edgeagent run: the service failed: {failed.Exception?.InnerException?.Message}");
+                return Environment.ExitCode == AgentConfigurationException.ExitCode ? AgentConfigurationException.ExitCode : 1;
+            }
             return CliRunner.Ok;
         });
         return command;

@@ -175,7 +175,15 @@ internal sealed class AgentService(AgentOptions options, ServiceStatus status, L
             {
                 try { await task; } catch (OperationCanceledException) { }
             }
-            await outbox.FlushAsync(CancellationToken.None);
+            try
+            {
+                await outbox.FlushAsync(CancellationToken.None);
+            }
+            catch (Exception e) when (e is OutboxException or Microsoft.Data.Sqlite.SqliteException or IOException)
+            {
+                // Logged, not thrown: a failing final flush (disk full) must not hide why the service stops.
+                _log.LogError(e, "Final outbox flush failed; events not yet committed are lost");
+            }
         }
     }
 

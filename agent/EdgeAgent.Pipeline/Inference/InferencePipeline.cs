@@ -316,6 +316,21 @@ public sealed class InferencePipeline
         foreach (var s in snapshots) await _outboxQueue.Writer.WriteAsync(new OutboxItem(null, s), ct).ConfigureAwait(false);   // never dropped
     }
 
+    private async ValueTask<bool> TryEnqueueAsync(OutboxEvent e, CancellationToken ct)
+    {
+        try
+        {
+            await _outbox.EnqueueAsync(e, ct).ConfigureAwait(false);
+            return true;
+        }
+        catch (OutboxException)
+        {
+            // Full budget of never-dropped events, or the storage itself is full (SQLITE_FULL, ENOSPC).
+            Counters.CountOutboxRefused();
+            return false;
+        }
+    }
+
     private async Task OutboxStageAsync(CancellationToken ct)
     {
         var reader = _outboxQueue.Reader;
@@ -330,24 +345,38 @@ public sealed class InferencePipeline
                 if (item.Drift is { } drift)
                 {
                     byte[] payload = JsonSerializer.SerializeToUtf8Bytes(drift, PipelineJsonContext.Default.DriftWindowSnapshot);
-                    await _outbox.EnqueueAsync(new OutboxEvent(TelemetryStream.Drift, payload, Timestamp: drift.WindowEnd,
-                        MergeKey: $"{drift.Model}/{drift.Feature}"), ct).ConfigureAwait(false);
-                    Counters.CountDriftSnapshot();
+                    // A full outbox (budget of never-dropped events, or no disk left) refuses this snapshot: the
+                    // pipeline keeps serving and counts it; the next snapshot carries the accumulators on
+                    // (chaos suite, disk-full: an unhandled refusal ended the pipeline for good).
+                    if (await TryEnqueueAsync(new OutboxEvent(TelemetryStream.Drift, payload, Timestamp: drift.WindowEnd,
+                        MergeKey: $"{drift.Model}/{drift.Feature}"), ct).ConfigureAwait(false))
+                        Counters.CountDriftSnapshot();
                     continue;
                 }
                 var result = item.Result!;
                 byte[] telemetry = JsonSerializer.SerializeToUtf8Bytes(result, PipelineJsonContext.Default.PipelineResult);
-                await _outbox.EnqueueAsync(new OutboxEvent(TelemetryStream.Telemetry, telemetry, Timestamp: result.WindowEnd), ct).ConfigureAwait(false);
+                if (!await TryEnqueueAsync(new OutboxEvent(TelemetryStream.Telemetry, telemetry, Timestamp: result.WindowEnd), ct).ConfigureAwait(false))
+                    continue;
                 if (result.Case is { } hardCase)
                 {
                     byte[] body = JsonSerializer.SerializeToUtf8Bytes(hardCase, PipelineJsonContext.Default.FallbackCase);
-                    await _outbox.EnqueueAsync(new OutboxEvent(TelemetryStream.FallbackCase, body, Timestamp: result.WindowEnd), ct).ConfigureAwait(false);
-                    Counters.CountCaseQueued();
+                    if (await TryEnqueueAsync(new OutboxEvent(TelemetryStream.FallbackCase, body, Timestamp: result.WindowEnd), ct).ConfigureAwait(false))
+                        Counters.CountCaseQueued();
                 }
                 batch.Add(result);
             }
-            // Group commit: wait for this batch to be durable, meanwhile the next batch queues up.
-            await _outbox.FlushAsync(ct).ConfigureAwait(false);
+            // Group commit: wait for this batch to be durable, meanwhile the next batch queues up. A full disk
+            // fails the commit: the batch is counted as refused and serving goes on; the outbox commits again
+            // once space returns (the drainer frees it as the broker acknowledges).
+            try
+            {
+                await _outbox.FlushAsync(ct).ConfigureAwait(false);
+            }
+            catch (OutboxException)
+            {
+                for (int i = 0; i < batch.Count; i++) Counters.CountOutboxRefused();
+                continue;
+            }
             Counters.CountCommitted(batch.Count);
             if (_options.LatencyObserver is { } observe)
                 foreach (var r in batch)

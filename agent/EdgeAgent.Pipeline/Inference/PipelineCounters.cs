@@ -43,6 +43,8 @@ public sealed class PipelineCounters
     public long TelemetryDropped => Interlocked.Read(ref _telemetryDropped);
     public long FallbackCasesQueued => Interlocked.Read(ref _casesQueued);
     public long DriftSnapshots => Interlocked.Read(ref _drift);
+    /// <summary>Events the outbox refused (budget full of never-dropped drift/update events, or the storage is full); the pipeline kept serving.</summary>
+    public long OutboxRefused => Interlocked.Read(ref _outboxRefused);
     /// <summary>Results dropped (oldest first) because an output's queue was full.</summary>
     public long OutputDropped => Interlocked.Read(ref _outputDropped);
     public long OutputFailures => Interlocked.Read(ref _outputFailures);
@@ -82,6 +84,8 @@ public sealed class PipelineCounters
     internal void CountTelemetryDropped() => Interlocked.Increment(ref _telemetryDropped);
     internal void CountCaseQueued() => Interlocked.Increment(ref _casesQueued);
     internal void CountDriftSnapshot() => Interlocked.Increment(ref _drift);
+    internal void CountOutboxRefused() => Interlocked.Increment(ref _outboxRefused);
+    private long _outboxRefused;
     internal void CountOutputDropped() => Interlocked.Increment(ref _outputDropped);
     internal void CountOutputFailure() => Interlocked.Increment(ref _outputFailures);
     internal void SetDriftScore(double score) => Volatile.Write(ref _lastDriftScore, score);

@@ -1,3 +1,4 @@
+using EdgeAgent.Outbox.Queue;
 using System.Runtime.CompilerServices;
 using EdgeAgent.Pipeline.Gating;
 using EdgeAgent.Pipeline.Inference;
@@ -44,6 +45,25 @@ public sealed class LocalPipelineTests : IDisposable
         Assert.True(pipeline.Counters.Windows > 20, $"windows {pipeline.Counters.Windows}");
         Assert.Equal(pipeline.Counters.Windows, pipeline.Counters.Local);
         Assert.Equal(pipeline.Counters.Windows, PipelineHarness.ReadOutbox(outbox, TelemetryStream.Telemetry).Count);
+    }
+
+    [Fact]
+    public async Task A_full_outbox_refusing_events_is_counted_and_the_pipeline_keeps_serving()
+    {
+        // A budget far below one drift snapshot (≈2.5 KB per feature): drift events are never dropped for room,
+        // so the outbox refuses them (OutboxFullException); inference and telemetry must go on.
+        await using var outbox = await TelemetryOutbox.OpenAsync(new OutboxOptions
+        {
+            DatabasePath = Path.Combine(_dir, "outbox.db"), Durability = OutboxDurability.Normal, BudgetBytes = 512 * 1024,
+        });
+        using var engine = PipelineHarness.Engine();
+        var pipeline = new InferencePipeline(PipelineHarness.Source(1000, seed: 5), PipelineHarness.Spec, engine, outbox, Options(snapshotEvery: 1));
+
+        await pipeline.RunAsync(CancellationToken.None);
+
+        Assert.True(pipeline.Counters.OutboxRefused > 0, "some events must have been refused");
+        Assert.Equal(1000, pipeline.Counters.Windows);
+        Assert.Equal(pipeline.Counters.Windows, pipeline.Counters.Local);
     }
 
     [Fact]
