@@ -73,6 +73,7 @@ public sealed class StatusCommandTests : IAsyncLifetime
               "stateDirectory": "{{_dir}}/{{state}}",
               "runtimeDirectory": "{{_dir}}/{{runtime}}",
               "mqtt": { "host": "127.0.0.1", "port": {{brokerPort ?? DeadPort()}}, "useTls": false, "keepAlive": "5s" },
+              "outbox": { "awaitHubAck": false },
               "metrics": { "enabled": false },
               "sensors": { "kind": "synthetic", "synthetic": { "seed": 3, "rateHz": 400 } }
             }

@@ -149,7 +149,9 @@ internal sealed class AgentService(AgentOptions options, ServiceStatus status, L
         {
             background.Add(new MqttConnectionLoop(mqtt, $"{options.Mqtt.Host}:{options.Mqtt.Port}", cloud, liveness, _errors,
                 loggers.CreateLogger<MqttConnectionLoop>()).RunAsync(stopBackground.Token));
-            var drainer = new OutboxDrainer(outbox, new MqttTelemetryTransport(mqtt), new DrainerOptions { DeviceId = options.DeviceId },
+            if (options.Outbox.AwaitHubAck) MqttTelemetryTransport.AttachAcks(mqtt, options.DeviceId, outbox, loggers.CreateLogger<MqttTelemetryTransport>());
+            var drainer = new OutboxDrainer(outbox, new MqttTelemetryTransport(mqtt),
+                new DrainerOptions { DeviceId = options.DeviceId, AwaitHubAck = options.Outbox.AwaitHubAck },
                 logger: loggers.CreateLogger<OutboxDrainer>());
             background.Add(drainer.RunAsync(stopBackground.Token));
         }

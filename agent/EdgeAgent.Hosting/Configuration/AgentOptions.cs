@@ -70,6 +70,12 @@ public sealed record OutboxOptions
     public TimeSpan GroupCommitWindow { get; init; } = TimeSpan.FromMilliseconds(50);
     /// <summary>Most records committed in one transaction.</summary>
     public int GroupCommitMaxRecords { get; init; } = 256;
+    /// <summary>
+    /// Delete sent events only when the hub acknowledges them end to end (<c>edgeagent/v1/{id}/ack</c>), not on
+    /// the broker's PUBACK, so a broker crash loses nothing (resends are deduplicated). False for deployments
+    /// whose consumer does not publish acks.
+    /// </summary>
+    public bool AwaitHubAck { get; init; } = true;
 }
 
 /// <summary>The <c>metrics</c> section: Prometheus text exporter.</summary>

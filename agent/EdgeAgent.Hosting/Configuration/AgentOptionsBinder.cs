@@ -126,6 +126,7 @@ public static class AgentOptionsBinder
             BudgetBytes = r.Bytes("BudgetBytes", 64L * 1024 * 1024, 1024 * 1024),
             GroupCommitWindow = r.Duration("GroupCommitWindow", TimeSpan.FromMilliseconds(50), TimeSpan.Zero, TimeSpan.FromSeconds(10)),
             GroupCommitMaxRecords = r.Int("GroupCommitMaxRecords", 256, 1, 100_000),
+            AwaitHubAck = r.Bool("AwaitHubAck", true),
         };
         r.WarnUnknownKeys();
         return o;
