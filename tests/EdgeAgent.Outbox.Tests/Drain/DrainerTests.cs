@@ -121,10 +121,13 @@ public sealed class DrainerTests
             // still awaited the hub's ack, go-back-N).
             // A batch whose PUBACK was lost after delivery was stored and acked by the hub, which
             // deleted it: then nothing of it needs to go again.
-            if (hubAck && failed.Fault == Fault.FailAfterDelivery) continue;
+            // With hub acks the order of retries is not fixed: live and backlog lanes resend go-back-N from their
+            // oldest unacknowledged row, and a row may be acknowledged through another lane's delivery before
+            // its own retry (CI saw both orders). What must hold is the effect, checked below: every event
+            // applied exactly once.
+            if (hubAck) continue;
             var retry = attempts.First(a => a.Attempt > failed.Attempt && a.Batch.Stream == failed.Batch.Stream && a.Batch.BootId == failed.Batch.BootId);
-            if (hubAck) Assert.True(retry.Batch.FirstSeq <= failed.Batch.FirstSeq, $"retry {retry.Batch.FirstSeq} after failed {failed.Batch.FirstSeq}");
-            else Assert.Equal(failed.Batch.Events.Select(e => e.Seq), retry.Batch.Events.Take(failed.Batch.Count).Select(e => e.Seq));
+            Assert.Equal(failed.Batch.Events.Select(e => e.Seq), retry.Batch.Events.Take(failed.Batch.Count).Select(e => e.Seq));
         }
         Assert.True(transport.DeliveredEvents > 1000, "lost PUBACKs must have caused duplicates on the wire");
         var applied = transport.Applied.Select(a => a.Event.Seq).ToList();
