@@ -56,11 +56,13 @@ public static partial class HubCli
         var retention = new Option<int>("--retention-days") { Description = "delete telemetry older than N days (0 keeps all)", DefaultValueFactory = _ => 30 };
         var maxModel = new Option<long>("--max-model-bytes") { Description = "largest model accepted", DefaultValueFactory = _ => 64L * 1024 * 1024 };
         var cloud = new Option<bool>("--cloud-inference") { Description = "answer the agents' cloud tier on edgeagent/v1/+/infer/req (needs --mqtt)", DefaultValueFactory = _ => true };
+        var driftWebhook = new Option<Uri?>("--drift-webhook") { Description = "POST fleet drift alerts (JSON) to this URL" };
+        var driftPsi = new Option<double>("--drift-alert-psi") { Description = "PSI above which a feature's fleet drift alerts", DefaultValueFactory = _ => 0.25 };
         var mqttCa = new Option<string?>("--mqtt-ca") { Description = "broker CA certificate (PEM): connect with TLS" };
         var mqttCert = new Option<string?>("--mqtt-cert") { Description = "the hub's client certificate (PEM) for mutual TLS" };
         var mqttKey = new Option<string?>("--mqtt-key") { Description = "private key (PEM) of --mqtt-cert" };
         var modelCache = new Option<string>("--model-cache") { Description = "directory for model files loaded by the cloud tier", DefaultValueFactory = _ => Path.Combine(Path.GetTempPath(), "edgehub-models") };
-        var cmd = new Command("serve", "Run the hub: admin API, MQTT ingestion, retention, cloud inference") { store, urls, mqtt, clientId, group, retention, maxModel, cloud, modelCache, mqttCa, mqttCert, mqttKey };
+        var cmd = new Command("serve", "Run the hub: admin API, MQTT ingestion, retention, cloud inference") { store, urls, mqtt, clientId, group, retention, maxModel, cloud, modelCache, mqttCa, mqttCert, mqttKey, driftWebhook, driftPsi };
         AddReleaseServeOptions(cmd);
         SetAction(cmd, async (p, ct) =>
         {
@@ -79,6 +81,7 @@ public static partial class HubCli
                 RetentionDays = p.GetValue(retention), MaxModelBytes = p.GetValue(maxModel),
                 CloudInference = p.GetValue(cloud), ModelCacheDirectory = p.GetValue(modelCache)!,
                 MqttCaFile = p.GetValue(mqttCa), MqttCertFile = p.GetValue(mqttCert), MqttKeyFile = p.GetValue(mqttKey),
+                DriftWebhook = p.GetValue(driftWebhook), DriftAlertPsi = p.GetValue(driftPsi),
             };
             BindReleaseServeOptions(p, cmd, ref options);
             await using var app = await HubHost.BuildAsync(options, ct: ct);

@@ -63,6 +63,9 @@ public static partial class HubHost
         builder.Services.AddHostedService(sp => sp.GetRequiredService<EdgeAgent.Hub.CloudInference.CloudInferenceService>());
         builder.Services.AddSingleton(sp => new ModelRegistration(store, time, options.MaxModelBytes));
         builder.Services.AddSingleton<FleetDriftReport>();
+        builder.Services.AddSingleton<DriftAlerts>(sp => new DriftAlerts(options, store, sp.GetRequiredService<FleetDriftReport>(), time,
+            sp.GetRequiredService<ILogger<DriftAlerts>>()));
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<DriftAlerts>());
         builder.Services.ConfigureHttpJsonOptions(j => j.SerializerOptions.TypeInfoResolverChain.Insert(0, HubJsonContext.Default));
         AddReleases(builder, options, store, time);
         AddRollouts(builder, options, store, time);

@@ -14,6 +14,15 @@ public sealed partial record HubOptions
 
     public int MqttPort { get; init; } = 1883;
 
+    /// <summary>Where fleet drift alerts are POSTed (JSON); null: no alerts.</summary>
+    public Uri? DriftWebhook { get; init; }
+
+    /// <summary>PSI above which a feature's fleet drift fires an alert (0.25: the usual "significant shift").</summary>
+    public double DriftAlertPsi { get; init; } = 0.25;
+
+    /// <summary>How often fleet drift is evaluated for alerts.</summary>
+    public TimeSpan DriftAlertInterval { get; init; } = TimeSpan.FromMinutes(1);
+
     /// <summary>CA certificate (PEM) of the broker's TLS listener; with it (or a client certificate) the hub connects with TLS.</summary>
     public string? MqttCaFile { get; init; }
 
@@ -57,6 +66,8 @@ public sealed partial record HubOptions
         if (MaxModelBytes < 1) problems.Add("--max-model-bytes must be positive");
         if (string.IsNullOrWhiteSpace(ShareGroup) || ShareGroup.IndexOfAny(['/', '+', '#']) >= 0)
             problems.Add($"--share-group '{ShareGroup}' must be one MQTT topic level without wildcards");
+        if (DriftWebhook is { } hook && hook.Scheme is not ("http" or "https")) problems.Add($"--drift-webhook {hook}: must be an http(s) URL");
+        if (!(DriftAlertPsi > 0)) problems.Add($"--drift-alert-psi {DriftAlertPsi}: must be positive");
         ValidateReleases(problems);
         ValidateRollouts(problems);
         ValidateDashboard(problems);
