@@ -115,6 +115,20 @@ public sealed class ControlServer(ControlCommandRegistry registry, ControlServer
         await using var stream = new NetworkStream(client, ownsSocket: false);
         if (!_slots.Wait(0))
         {
+            // Read the request first (bounded, briefly): closing on a client that is still writing resets the
+            // connection, and the client would see a broken pipe instead of the Busy answer (a flaky test showed it).
+            try
+            {
+                using var brief = CancellationTokenSource.CreateLinkedTokenSource(_stopping.Token);
+                brief.CancelAfter(TimeSpan.FromSeconds(1));
+                long length = await ControlFraming.ReadLengthAsync(stream, brief.Token).ConfigureAwait(false);
+                if (length > 0 && length <= options.MaxRequestBytes)
+                    await ControlFraming.ReadPayloadAsync(stream, (int)length, brief.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or SocketException or OperationCanceledException or ObjectDisposedException or InvalidDataException)
+            {
+                // Nothing readable: answer anyway.
+            }
             await TryReplyAsync(stream, Error(null, ControlErrorCodes.Busy, $"the agent is already serving {options.MaxConnections} control clients; retry shortly")).ConfigureAwait(false);
             return;
         }
