@@ -3,8 +3,6 @@ using EdgeAgent.Hub.Storage;
 using EdgeAgent.Mqtt;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Polly;
-using Polly.Retry;
 
 namespace EdgeAgent.Hub.CloudInference;
 
@@ -32,27 +30,12 @@ public sealed class CloudInferenceService(HubOptions options, IHubStore store, T
         client.MessageHandlerFailed += (_, e) => logger.LogError(e.Exception, "Inference request on {Topic} not answered", e.Message.Topic);
         _client = client;
         _responder = new CloudInferenceResponder(client, store, time, logger, options.ModelCacheDirectory);
-        var connect = new ResiliencePipelineBuilder().AddRetry(new RetryStrategyOptions
-        {
-            ShouldHandle = new PredicateBuilder().Handle<Exception>(e => e is not OperationCanceledException),
-            MaxRetryAttempts = int.MaxValue,
-            BackoffType = DelayBackoffType.Exponential,
-            UseJitter = true,
-            Delay = TimeSpan.FromMilliseconds(500),
-            MaxDelay = TimeSpan.FromSeconds(30),
-        }).Build();
         try
         {
             // Like ingestion: a drop between connect and subscribe retries instead of ending the hub, and every
             // later connect subscribes again (Mosquitto may restore the session without its shared subscription).
-            var connected = System.Threading.Channels.Channel.CreateUnbounded<bool>();
-            client.ConnectionStateChanged += (_, e) => { if (e.State == MqttConnectionState.Connected) connected.Writer.TryWrite(true); };
-            await connect.ExecuteAsync(async ct => await client.ConnectAsync(ct), stoppingToken);
-            await connect.ExecuteAsync(async ct => await _responder.SubscribeAsync(options.ShareGroup, ct), stoppingToken);
-            _subscribed.TrySetResult();
-            while (connected.Reader.TryRead(out _)) { }
-            await foreach (var _ in connected.Reader.ReadAllAsync(stoppingToken))
-                await connect.ExecuteAsync(async ct => await _responder.SubscribeAsync(options.ShareGroup, ct), stoppingToken);
+            await HubMqtt.KeepSubscribedAsync(client, HubMqtt.RetryForever(), ct => _responder.SubscribeAsync(options.ShareGroup, ct),
+                () => _subscribed.TrySetResult(), stoppingToken);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
@@ -63,17 +46,6 @@ public sealed class CloudInferenceService(HubOptions options, IHubStore store, T
     {
         await base.StopAsync(cancellationToken);
         if (_responder is { } r) await r.DisposeAsync();
-        if (_client is { } c)
-        {
-            try
-            {
-                await c.DisconnectAsync(cancellationToken: cancellationToken);
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                logger.LogDebug(e, "MQTT disconnect at shutdown failed");
-            }
-            await c.DisposeAsync();
-        }
+        await HubMqtt.CloseAsync(_client, logger, cancellationToken);
     }
 }

@@ -1,4 +1,3 @@
-using System.Threading.Channels;
 using EdgeAgent.Hub.Devices;
 using EdgeAgent.Hub.Hosting;
 using EdgeAgent.Hub.Storage;
@@ -61,45 +60,18 @@ public sealed class MqttHubConsumer(HubOptions options, IHubStore store, Telemet
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         if (options.MqttHost is null) return;
-        var client = new MqttClient(EdgeAgent.Hub.Hosting.HubMqtt.ClientOptions(options, "", time));
+        var client = new MqttClient(HubMqtt.ClientOptions(options, "", time));
         client.MessageHandler = HandleAsync;
         client.MessageHandlerFailed += (_, e) =>
             logger.LogError(e.Exception, "Message on {Topic} not stored; the broker will redeliver it", e.Message.Topic);
-        // Subscribe again after EVERY connect, not only when the session was lost: Mosquitto 2.0.11 restores
-        // a persistent session after a restart with its plain subscriptions but without its shared ones,
-        // while reporting the session as present (chaos suite, broker-restart). Subscribing is idempotent.
-        var connected = Channel.CreateUnbounded<bool>(new UnboundedChannelOptions { SingleReader = true });
         client.ConnectionStateChanged += (_, e) =>
-        {
             logger.LogInformation("MQTT {State} ({Broker})", e.State, $"{options.MqttHost}:{options.MqttPort}");
-            if (e.State == MqttConnectionState.Connected) connected.Writer.TryWrite(true);
-        };
         _client = client;
-        var connect = new ResiliencePipelineBuilder().AddRetry(new RetryStrategyOptions
-        {
-            ShouldHandle = new PredicateBuilder().Handle<Exception>(e => e is not OperationCanceledException),
-            MaxRetryAttempts = int.MaxValue,
-            BackoffType = DelayBackoffType.Exponential,
-            UseJitter = true,
-            Delay = TimeSpan.FromMilliseconds(500),
-            MaxDelay = TimeSpan.FromSeconds(30),
-            OnRetry = a =>
-            {
-                logger.LogWarning("MQTT broker {Broker} not reachable ({Error}); retrying in {Delay}", $"{options.MqttHost}:{options.MqttPort}",
-                    a.Outcome.Exception?.Message, a.RetryDelay);
-                return ValueTask.CompletedTask;
-            },
-        }).Build();
+        var retry = HubMqtt.RetryForever(a => logger.LogWarning("MQTT broker {Broker} not reachable ({Error}); retrying in {Delay}",
+            $"{options.MqttHost}:{options.MqttPort}", a.Outcome.Exception?.Message, a.RetryDelay));
         try
         {
-            // A drop between connecting and subscribing must not end the service: both retry until they
-            // succeed (the client reconnects by itself meanwhile), and each later connect subscribes again.
-            await connect.ExecuteAsync(async ct => await client.ConnectAsync(ct), stoppingToken);
-            await connect.ExecuteAsync(async ct => await SubscribeAsync(client, ct), stoppingToken);
-            _subscribed.TrySetResult();
-            while (connected.Reader.TryRead(out _)) { } // the first connect is covered
-            await foreach (var _ in connected.Reader.ReadAllAsync(stoppingToken))
-                await connect.ExecuteAsync(async ct => await SubscribeAsync(client, ct), stoppingToken);
+            await HubMqtt.KeepSubscribedAsync(client, retry, ct => SubscribeAsync(client, ct), () => _subscribed.TrySetResult(), stoppingToken);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
@@ -172,17 +144,6 @@ public sealed class MqttHubConsumer(HubOptions options, IHubStore store, Telemet
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken);
-        if (_client is { } c)
-        {
-            try
-            {
-                await c.DisconnectAsync(cancellationToken: cancellationToken);
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                logger.LogDebug(e, "MQTT disconnect at shutdown failed");
-            }
-            await c.DisposeAsync();
-        }
+        await HubMqtt.CloseAsync(_client, logger, cancellationToken);
     }
 }

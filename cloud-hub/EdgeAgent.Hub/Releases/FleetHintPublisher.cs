@@ -5,8 +5,6 @@ using EdgeAgent.Mqtt;
 using EdgeAgent.Mqtt.Packets;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Polly;
-using Polly.Retry;
 
 namespace EdgeAgent.Hub.Releases;
 
@@ -46,15 +44,7 @@ public sealed class FleetHintPublisher(HubOptions options, IHubStore store, Time
         if (options.MqttHost is null) return;
         var client = new MqttClient(HubMqtt.ClientOptions(options, "-releases", time)); // same broker, TLS identity and session settings as the other hub clients
         _client = client;
-        var retry = new ResiliencePipelineBuilder().AddRetry(new RetryStrategyOptions
-        {
-            ShouldHandle = new PredicateBuilder().Handle<Exception>(e => e is not OperationCanceledException),
-            MaxRetryAttempts = int.MaxValue,
-            BackoffType = DelayBackoffType.Exponential,
-            UseJitter = true,
-            Delay = TimeSpan.FromMilliseconds(500),
-            MaxDelay = TimeSpan.FromSeconds(30),
-        }).Build();
+        var retry = HubMqtt.RetryForever();
         try
         {
             await retry.ExecuteAsync(async ct => await client.ConnectAsync(ct), stoppingToken);
@@ -88,17 +78,6 @@ public sealed class FleetHintPublisher(HubOptions options, IHubStore store, Time
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
         await base.StopAsync(cancellationToken);
-        if (_client is { } c)
-        {
-            try
-            {
-                await c.DisconnectAsync(cancellationToken: cancellationToken);
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                logger.LogDebug(e, "MQTT disconnect at shutdown failed");
-            }
-            await c.DisposeAsync();
-        }
+        await HubMqtt.CloseAsync(_client, logger, cancellationToken);
     }
 }
