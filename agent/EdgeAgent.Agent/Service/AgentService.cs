@@ -415,7 +415,7 @@ internal sealed class AgentService(AgentOptions options, ServiceStatus status, L
         return new MqttClient(new MqttClientOptions
         {
             Endpoint = MqttEndpoint.Tcp(m.Host, m.Port),
-            Tls = m.UseTls ? MqttTlsFiles.Load(m.CaFile, m.CertFile, m.KeyFile, m.Host) : null,
+            Tls = m.UseTls ? MqttTlsPemFiles.Load(m.CaFile, m.CertFile, m.KeyFile, m.Host) : null,
             ClientId = m.ClientId.Length > 0 ? m.ClientId : options.DeviceId,
             KeepAlive = m.KeepAlive,
             Username = m.Username,

@@ -18,7 +18,7 @@ public static class HubMqtt
     {
         Endpoint = MqttEndpoint.Tcp(options.MqttHost ?? throw new InvalidOperationException("the hub runs without MQTT (--mqtt not set)"), options.MqttPort),
         Tls = options.MqttCaFile is null && options.MqttCertFile is null ? null
-            : MqttTlsPemFiles.Load(options.MqttCaFile, options.MqttCertFile, options.MqttKeyFile, options.MqttHost, "--mqtt-"),
+            : MqttTlsPemFiles.Load(options.MqttCaFile, options.MqttCertFile, options.MqttKeyFile, options.MqttHost, "--mqtt-", ""),
         ClientId = options.MqttClientId + suffix,
         CleanStart = false,
         SessionExpiryInterval = 3600,

@@ -13,10 +13,13 @@ public static class MqttTlsPemFiles
     /// <param name="certFile">Client certificate for mutual TLS (with <paramref name="keyFile"/>), or null.</param>
     /// <param name="keyFile">The client certificate's private key (PEM).</param>
     /// <param name="host">Name the broker's certificate must carry.</param>
-    /// <param name="settingPrefix">How the caller names these settings in messages (e.g. <c>mqtt.</c> or <c>--mqtt-</c>).</param>
+    /// <param name="settingPrefix">How the caller names these settings in messages: <c>{prefix}ca{suffix}</c>, <c>{prefix}cert{suffix}</c>,
+    /// <c>{prefix}key{suffix}</c> (the agent's <c>mqtt.caFile</c>, the hub's <c>--mqtt-ca</c>).</param>
+    /// <param name="settingSuffix">See <paramref name="settingPrefix"/>.</param>
     /// <exception cref="InvalidDataException">A file is missing, unreadable or holds no usable PEM.</exception>
-    public static MqttTlsOptions Load(string? caFile, string? certFile, string? keyFile, string host, string settingPrefix = "mqtt.")
+    public static MqttTlsOptions Load(string? caFile, string? certFile, string? keyFile, string host, string settingPrefix = "mqtt.", string settingSuffix = "File")
     {
+        string ca = settingPrefix + "ca" + settingSuffix, cert = settingPrefix + "cert" + settingSuffix, key = settingPrefix + "key" + settingSuffix;
         X509Certificate2Collection? cas = null;
         if (caFile is not null)
         {
@@ -27,21 +30,21 @@ public static class MqttTlsPemFiles
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException)
             {
-                throw new InvalidDataException($"{settingPrefix}ca {caFile}: {e.Message}", e);
+                throw new InvalidDataException($"{ca}: {caFile}: {e.Message}", e);
             }
-            if (cas.Count == 0) throw new InvalidDataException($"{settingPrefix}ca {caFile} holds no PEM certificate");
+            if (cas.Count == 0) throw new InvalidDataException($"{ca}: {caFile} holds no PEM certificate");
         }
         X509Certificate2? client = null;
         if (certFile is not null)
         {
-            if (keyFile is null) throw new InvalidDataException($"{settingPrefix}key is required with {settingPrefix}cert");
+            if (keyFile is null) throw new InvalidDataException($"{key}: required with {cert}");
             try
             {
                 client = X509Certificate2.CreateFromPemFile(certFile, keyFile);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException or CryptographicException)
             {
-                throw new InvalidDataException($"{settingPrefix}cert {certFile} / {settingPrefix}key {keyFile}: {e.Message}", e);
+                throw new InvalidDataException($"{cert}: {certFile} / {key}: {keyFile}: {e.Message}", e);
             }
         }
         return new MqttTlsOptions { TargetHost = host, TrustedCertificateAuthorities = cas, ClientCertificate = client };
