@@ -12,7 +12,8 @@ namespace EdgeAgent.Mqtt;
 /// MQTT 5.0 / 3.1.1 client with automatic reconnect and session resume.
 /// <para>
 /// Thread safety: all public members may be called concurrently. Received messages are handed to
-/// <see cref="MessageHandler"/> one at a time, in order; a QoS 1 message is acknowledged only
+/// <see cref="MessageHandler"/> one at a time, in order (or, opt-in, to <see cref="MessageBatchHandler"/>
+/// in batches of what has queued up); a QoS 1 message is acknowledged only
 /// after the handler returns (so the application can make it durable first). If the handler
 /// throws, the message is not acknowledged: the broker redelivers it when the session resumes
 /// on a later connection; the failure is reported through <see cref="MessageHandlerFailed"/>.
@@ -66,11 +67,63 @@ public sealed class MqttClient : IAsyncDisposable
         _reconnectPipeline = options.ReconnectPipeline ?? CreateDefaultReconnectPipeline(options);
     }
 
+    private Func<MqttApplicationMessage, CancellationToken, ValueTask>? _messageHandler;
+    private Func<IReadOnlyList<MqttApplicationMessage>, CancellationToken, ValueTask>? _messageBatchHandler;
+
     /// <summary>
     /// Receives every application message. Set before <see cref="ConnectAsync"/>. Called sequentially;
-    /// the token is cancelled when the client is disposed.
+    /// the token is cancelled when the client is disposed. Mutually exclusive with
+    /// <see cref="MessageBatchHandler"/>: setting both throws <see cref="InvalidOperationException"/>.
     /// </summary>
-    public Func<MqttApplicationMessage, CancellationToken, ValueTask>? MessageHandler { get; set; }
+    public Func<MqttApplicationMessage, CancellationToken, ValueTask>? MessageHandler
+    {
+        get => Volatile.Read(ref _messageHandler);
+        set
+        {
+            lock (_sync)
+            {
+                if (value is not null && _messageBatchHandler is not null)
+                {
+                    throw new InvalidOperationException("MessageBatchHandler is already set: a client delivers either one message at a time (MessageHandler) or in batches (MessageBatchHandler), not both. Clear MessageBatchHandler first.");
+                }
+
+                Volatile.Write(ref _messageHandler, value);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Opt-in batch delivery, instead of <see cref="MessageHandler"/> (setting both throws
+    /// <see cref="InvalidOperationException"/>). Each call receives the messages already queued when the
+    /// dispatcher looks, in arrival order, at most <see cref="MqttClientOptions.MaxMessageBatchSize"/>; it
+    /// never waits for more to arrive, so an idle client calls it with one message and adds no latency,
+    /// while a slow handler gets bigger batches as messages queue up behind it. Called sequentially;
+    /// the list is owned by the handler only until it returns (do not keep it).
+    /// <para>
+    /// Acknowledgement: only after the handler returns is every QoS 1 message of the batch PUBACKed (QoS 2:
+    /// PUBRECed), in order, each on the connection it arrived on. If the handler throws, no message of the
+    /// batch is acknowledged (the broker redelivers them on a resumed session) and
+    /// <see cref="MessageHandlerFailed"/> is raised once per message of the batch, each with the same
+    /// exception. Interceptors (request/response) still see each message first; a message an interceptor
+    /// takes is left out of the batch and acknowledged in its place, also when the batch fails (it was handled).
+    /// </para>
+    /// </summary>
+    public Func<IReadOnlyList<MqttApplicationMessage>, CancellationToken, ValueTask>? MessageBatchHandler
+    {
+        get => Volatile.Read(ref _messageBatchHandler);
+        set
+        {
+            lock (_sync)
+            {
+                if (value is not null && _messageHandler is not null)
+                {
+                    throw new InvalidOperationException("MessageHandler is already set: a client delivers either one message at a time (MessageHandler) or in batches (MessageBatchHandler), not both. Clear MessageHandler first.");
+                }
+
+                Volatile.Write(ref _messageBatchHandler, value);
+            }
+        }
+    }
 
     /// <summary>Raised on every connection state transition.</summary>
     public event EventHandler<MqttConnectionStateChangedEventArgs>? ConnectionStateChanged;
@@ -83,7 +136,10 @@ public sealed class MqttClient : IAsyncDisposable
     /// </summary>
     public long ReceiveMaximumOverruns => Interlocked.Read(ref _receiveMaximumOverruns);
 
-    /// <summary>Raised when <see cref="MessageHandler"/> threw; the message was not acknowledged.</summary>
+    /// <summary>
+    /// Raised when <see cref="MessageHandler"/> (or an interceptor) threw; the message was not acknowledged.
+    /// When <see cref="MessageBatchHandler"/> throws it is raised once for each message of the batch.
+    /// </summary>
     public event EventHandler<MqttMessageHandlerFailedEventArgs>? MessageHandlerFailed;
 
     public MqttConnectionState State
@@ -124,6 +180,9 @@ public sealed class MqttClient : IAsyncDisposable
     }
 
     internal InflightWindow Window => _window;
+
+    /// <summary>Received messages waiting for the dispatcher (tests: know a batch has queued up before releasing a handler).</summary>
+    internal int InboundQueued => _inbound.Reader.Count;
 
     /// <summary>Test hook applied to each new connection: every packet written, in order.</summary>
     internal Action<MqttPacket>? PacketSentProbe { get; set; }
@@ -986,13 +1045,32 @@ public sealed class MqttClient : IAsyncDisposable
     {
         CancellationToken stop = _lifetime.Token;
         ChannelReader<(MqttConnection Connection, PublishPacket Packet)> reader = _inbound.Reader;
+        var batch = new List<(MqttConnection Connection, PublishPacket Packet)>();
         try
         {
             while (await reader.WaitToReadAsync(stop).ConfigureAwait(false))
             {
+                if (MessageBatchHandler is { } batchHandler)
+                {
+                    // Only what is queued already: never wait for more (an idle client keeps its latency).
+                    int max = _options.MaxMessageBatchSize;
+                    while (batch.Count < max && reader.TryRead(out var queued))
+                    {
+                        batch.Add(queued);
+                    }
+
+                    await DeliverBatchAsync(batch, batchHandler, stop).ConfigureAwait(false);
+                    batch.Clear();
+                    continue;
+                }
+
                 while (reader.TryRead(out var item))
                 {
                     await DeliverAsync(item.Connection, item.Packet, stop).ConfigureAwait(false);
+                    if (MessageBatchHandler is not null)
+                    {
+                        break; // switched to batch delivery while draining
+                    }
                 }
             }
         }
@@ -1002,46 +1080,130 @@ public sealed class MqttClient : IAsyncDisposable
         }
     }
 
+    /// <summary>True when an interceptor took the message (it then never reaches a handler).</summary>
+    private bool Intercept(MqttApplicationMessage message)
+    {
+        Func<MqttApplicationMessage, bool>[] interceptors;
+        lock (_sync)
+        {
+            if (_interceptors.Count == 0)
+            {
+                return false;
+            }
+
+            interceptors = [.. _interceptors];
+        }
+
+        bool intercepted = false;
+        foreach (Func<MqttApplicationMessage, bool> interceptor in interceptors)
+        {
+            intercepted |= interceptor(message);
+        }
+
+        return intercepted;
+    }
+
     private async Task DeliverAsync(MqttConnection connection, PublishPacket packet, CancellationToken stop)
     {
         MqttApplicationMessage message = MqttApplicationMessage.FromPacket(packet);
         try
         {
-            bool intercepted = false;
-            Func<MqttApplicationMessage, bool>[] interceptors;
-            lock (_sync)
-            {
-                interceptors = _interceptors.Count == 0 ? [] : [.. _interceptors];
-            }
-
-            foreach (Func<MqttApplicationMessage, bool> interceptor in interceptors)
-            {
-                intercepted |= interceptor(message);
-            }
-
-            if (!intercepted && MessageHandler is { } handler)
+            if (!Intercept(message) && MessageHandler is { } handler)
             {
                 await handler(message, stop).ConfigureAwait(false);
             }
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !stop.IsCancellationRequested)
         {
-            // Not acknowledged on purpose: the broker redelivers on session resume. For QoS 2 the
-            // id must be forgotten, or the redelivery would be taken for a duplicate and dropped.
-            if (packet.QoS == MqttQualityOfService.ExactlyOnce)
-            {
-                lock (_sync)
-                {
-                    _incomingQoS2.Remove(packet.PacketId);
-                }
-            }
-
-            MessageHandlerFailed?.Invoke(this, new MqttMessageHandlerFailedEventArgs(message, ex));
+            Refuse(packet, message, ex);
             return;
         }
 
-        // Acknowledge on the connection it arrived on; if that one is gone, the broker resends
-        // it on the resumed session (§4.4) and we deliver it again (at least once).
+        Acknowledge(connection, packet);
+    }
+
+    /// <summary>
+    /// One call of the batch handler for the queued <paramref name="items"/>; acks all of them after it
+    /// returns, none of the handler's messages when it throws (see <see cref="MessageBatchHandler"/>).
+    /// </summary>
+    private async Task DeliverBatchAsync(List<(MqttConnection Connection, PublishPacket Packet)> items,
+        Func<IReadOnlyList<MqttApplicationMessage>, CancellationToken, ValueTask> handler, CancellationToken stop)
+    {
+        var messages = new MqttApplicationMessage?[items.Count];
+        var handed = new List<MqttApplicationMessage>(items.Count);
+        for (int i = 0; i < items.Count; i++)
+        {
+            MqttApplicationMessage message = MqttApplicationMessage.FromPacket(items[i].Packet);
+            bool intercepted;
+            try
+            {
+                intercepted = Intercept(message);
+            }
+            catch (Exception ex)
+            {
+                // Same as the single-message path: an interceptor failure leaves this message unacknowledged.
+                Refuse(items[i].Packet, message, ex);
+                items[i] = default;
+                continue;
+            }
+
+            if (!intercepted)
+            {
+                messages[i] = message;
+                handed.Add(message);
+            }
+        }
+
+        if (handed.Count > 0)
+        {
+            try
+            {
+                await handler(handed, stop).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !stop.IsCancellationRequested)
+            {
+                for (int i = 0; i < items.Count; i++)
+                {
+                    if (messages[i] is { } refused)
+                    {
+                        Refuse(items[i].Packet, refused, ex);
+                        items[i] = default;
+                    }
+                }
+            }
+        }
+
+        // In arrival order (MQTT 5 §4.6: PUBACKs in the order the PUBLISHes came), each on its own connection.
+        foreach ((MqttConnection connection, PublishPacket packet) in items)
+        {
+            if (connection is not null)
+            {
+                Acknowledge(connection, packet);
+            }
+        }
+    }
+
+    /// <summary>The handler failed: not acknowledged on purpose, so the broker redelivers on session resume.</summary>
+    private void Refuse(PublishPacket packet, MqttApplicationMessage message, Exception error)
+    {
+        // For QoS 2 the id must be forgotten, or the redelivery would be taken for a duplicate and dropped.
+        if (packet.QoS == MqttQualityOfService.ExactlyOnce)
+        {
+            lock (_sync)
+            {
+                _incomingQoS2.Remove(packet.PacketId);
+            }
+        }
+
+        MessageHandlerFailed?.Invoke(this, new MqttMessageHandlerFailedEventArgs(message, error));
+    }
+
+    /// <summary>
+    /// Acknowledges on the connection the message arrived on; if that one is gone, the broker resends
+    /// it on the resumed session (§4.4) and we deliver it again (at least once).
+    /// </summary>
+    private static void Acknowledge(MqttConnection connection, PublishPacket packet)
+    {
         if (packet.QoS == MqttQualityOfService.AtLeastOnce)
         {
             connection.TryEnqueue(new OutboundItem(new PublishResponsePacket(MqttPacketType.PubAck, packet.PacketId)));

@@ -97,6 +97,12 @@ public sealed record MqttClientOptions
 
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
+    /// <summary>
+    /// Most messages one <see cref="MqttClient.MessageBatchHandler"/> call receives (1–65,535; 1 turns batching
+    /// off while keeping the batch API). The client never waits to fill a batch; it takes what is queued.
+    /// </summary>
+    public int MaxMessageBatchSize { get; init; } = 256;
+
     internal void Validate()
     {
         if (KeepAlive < TimeSpan.Zero || KeepAlive.TotalSeconds > ushort.MaxValue)
@@ -107,6 +113,11 @@ public sealed record MqttClientOptions
         if (MaxInflight is < 1 or > ushort.MaxValue)
         {
             throw new ArgumentOutOfRangeException(nameof(MaxInflight), MaxInflight, "MaxInflight must be between 1 and 65,535.");
+        }
+
+        if (MaxMessageBatchSize is < 1 or > ushort.MaxValue)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxMessageBatchSize), MaxMessageBatchSize, "MaxMessageBatchSize must be between 1 and 65,535.");
         }
 
         if (ReceiveMaximum == 0)
