@@ -15,11 +15,13 @@ namespace EdgeAgent.Hub.Ingestion;
 /// the hub across a restart) subscribed to device status (every instance sees all status) and to
 /// telemetry, drift and update transitions through shared subscriptions (<c>$share/hub/…</c>, so
 /// instances split the load; the store's keys keep each event once whichever instance receives it).
-/// Messages are acknowledged only after they are stored (the client acks when the handler returns).
-/// When the store is unavailable the handler retries with capped exponential backoff until it is back
-/// (or the hub stops): Mosquitto does not resend an unacknowledged message inside a live connection,
-/// so giving up would strand it until the next reconnect. Ordering is kept because the client hands
-/// messages over one at a time.
+/// Messages arrive in batches of what has queued up (<see cref="MqttClient.MessageBatchHandler"/>, at most
+/// <see cref="HubOptions.IngestBatchSize"/>): status reports are applied one by one in order, everything else of
+/// the batch is stored in ONE transaction (<see cref="TelemetryIngestor.IngestBatchAsync"/>), and the client
+/// acknowledges the batch's messages only after that commit. When the store is unavailable the whole batch is
+/// retried with capped exponential backoff until it is back (or the hub stops): Mosquitto does not resend an
+/// unacknowledged message inside a live connection, so giving up would strand it until the next reconnect.
+/// Ordering is kept because the client hands batches over one at a time, in arrival order.
 /// </summary>
 public sealed class MqttHubConsumer(HubOptions options, IHubStore store, TelemetryIngestor ingestor, TimeProvider time, ILogger<MqttHubConsumer> logger)
     : BackgroundService
@@ -36,7 +38,7 @@ public sealed class MqttHubConsumer(HubOptions options, IHubStore store, Telemet
         MaxDelay = TimeSpan.FromSeconds(10),
         OnRetry = a =>
         {
-            logger.LogError(a.Outcome.Exception, "Store unavailable while saving an MQTT message (attempt {Attempt}); retrying in {Delay}", a.AttemptNumber + 1, a.RetryDelay);
+            logger.LogError(a.Outcome.Exception, "Store unavailable while saving a batch of MQTT messages (attempt {Attempt}); retrying in {Delay}", a.AttemptNumber + 1, a.RetryDelay);
             return ValueTask.CompletedTask;
         },
     }).Build();
@@ -60,10 +62,10 @@ public sealed class MqttHubConsumer(HubOptions options, IHubStore store, Telemet
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         if (options.MqttHost is null) return;
-        var client = new MqttClient(HubMqtt.ClientOptions(options, "", time));
-        client.MessageHandler = HandleAsync;
+        var client = new MqttClient(HubMqtt.ClientOptions(options, "", time) with { MaxMessageBatchSize = options.IngestBatchSize });
+        client.MessageBatchHandler = HandleBatchAsync;
         client.MessageHandlerFailed += (_, e) =>
-            logger.LogError(e.Exception, "Message on {Topic} not stored; the broker will redeliver it", e.Message.Topic);
+            logger.LogError(e.Exception, "Message on {Topic} not stored (its whole batch failed); the broker will redeliver it", e.Message.Topic);
         client.ConnectionStateChanged += (_, e) =>
             logger.LogInformation("MQTT {State} ({Broker})", e.State, $"{options.MqttHost}:{options.MqttPort}");
         _client = client;
@@ -85,35 +87,69 @@ public sealed class MqttHubConsumer(HubOptions options, IHubStore store, Telemet
             logger.LogError("Broker refused subscriptions: {Codes} {Reason}", string.Join(",", result.ReasonCodes), result.ReasonString);
     }
 
-    private ValueTask HandleAsync(MqttApplicationMessage message, CancellationToken ct) =>
-        _storeRetry.ExecuteAsync(static async (state, token) => await state.Self.HandleOnceAsync(state.Message, token), (Self: this, Message: message), ct);
+    /// <summary>One attempt at a batch; throws (nothing acknowledged, nothing acked end to end) when the store fails.</summary>
+    private long _batches;
+    private long _messages;
+    private int _largestBatch;
 
-    private async ValueTask HandleOnceAsync(MqttApplicationMessage message, CancellationToken ct)
+    /// <summary>Batches handed over by the client so far (retries of a batch not counted again). Thread-safe.</summary>
+    public long Batches => Interlocked.Read(ref _batches);
+
+    /// <summary>Messages in those batches. Thread-safe.</summary>
+    public long Messages => Interlocked.Read(ref _messages);
+
+    /// <summary>The most messages one batch held (how far the hub fell behind at worst). Thread-safe.</summary>
+    public int LargestBatch => Volatile.Read(ref _largestBatch);
+
+    private ValueTask HandleBatchAsync(IReadOnlyList<MqttApplicationMessage> messages, CancellationToken ct)
     {
-        if (!HubTopics.TryParseDeviceTopic(message.Topic, out var deviceId, out var leaf))
+        Interlocked.Increment(ref _batches);
+        Interlocked.Add(ref _messages, messages.Count);
+        int largest;
+        while (messages.Count > (largest = Volatile.Read(ref _largestBatch)) && Interlocked.CompareExchange(ref _largestBatch, messages.Count, largest) != largest)
         {
-            await store.RecordRejectedMessageAsync(message.Topic, "not a device topic", message.Payload, time.GetUtcNow(), ct);
+        }
+        return _storeRetry.ExecuteAsync(static async (state, token) => await state.Self.HandleBatchOnceAsync(state.Messages, token), (Self: this, Messages: messages), ct);
+    }
+
+    private async ValueTask HandleBatchOnceAsync(IReadOnlyList<MqttApplicationMessage> messages, CancellationToken ct)
+    {
+        var ingest = new List<(string Topic, ReadOnlyMemory<byte> Payload)>(messages.Count);
+        var devices = new List<string>(messages.Count);
+        foreach (var message in messages)
+        {
+            if (HubTopics.TryParseDeviceTopic(message.Topic, out var deviceId, out var leaf) && leaf == "status")
+            {
+                // Idempotent (an older report is ignored), so a retried batch may apply it again.
+                await HandleStatusAsync(message, deviceId, ct);
+                continue;
+            }
+            // Everything else, also what is not a device topic at all, is parked or stored in the batch's transaction.
+            ingest.Add((message.Topic, message.Payload));
+            devices.Add(deviceId);
+        }
+        if (ingest.Count == 0) return;
+        var results = await ingestor.IngestBatchAsync(ingest, ct);
+        if (_client is not { } client) return;
+        for (int i = 0; i < results.Count; i++)
+            if (results[i].Ack is { } ack) PublishAck(client, devices[i], ack);
+    }
+
+    private async ValueTask HandleStatusAsync(MqttApplicationMessage message, string deviceId, CancellationToken ct)
+    {
+        if (message.Payload.IsEmpty) return; // a cleared retained message, not a report
+        DeviceStatusReport report;
+        try
+        {
+            report = DeviceStatusParser.Parse(message.Payload.Span, time.GetUtcNow());
+        }
+        catch (FormatException e)
+        {
+            await store.RecordRejectedMessageAsync(message.Topic, e.Message, message.Payload, time.GetUtcNow(), ct);
             return;
         }
-        if (leaf == "status")
-        {
-            if (message.Payload.IsEmpty) return; // a cleared retained message, not a report
-            DeviceStatusReport report;
-            try
-            {
-                report = DeviceStatusParser.Parse(message.Payload.Span, time.GetUtcNow());
-            }
-            catch (FormatException e)
-            {
-                await store.RecordRejectedMessageAsync(message.Topic, e.Message, message.Payload, time.GetUtcNow(), ct);
-                return;
-            }
-            await store.RecordDeviceStatusAsync(deviceId, report, ct);
-            logger.LogInformation("{DeviceId} is {State}", deviceId, report.Online ? "online" : "offline");
-            return;
-        }
-        var result = await ingestor.IngestAsync(message.Topic, message.Payload, ct);
-        if (result.Ack is { } ack && _client is { } client) PublishAck(client, deviceId, ack);
+        await store.RecordDeviceStatusAsync(deviceId, report, ct);
+        logger.LogInformation("{DeviceId} is {State}", deviceId, report.Online ? "online" : "offline");
     }
 
     /// <summary>

@@ -19,7 +19,8 @@ public sealed record IngestResult(int Accepted, int Inserted, int Duplicates, in
 /// <summary>
 /// Applies telemetry and drift batches (EdgeAgent.Telemetry README, "Dedup rule"): decode, check the
 /// batch belongs to the topic's device, filter with the shared <see cref="TelemetryDeduplicator"/>,
-/// store accepted events, tombstones as gaps and drift windows in one store call each.
+/// store accepted events, tombstones as gaps, drift windows, update transitions and parked messages of
+/// one or several MQTT messages in one store transaction (<see cref="IngestBatchAsync"/>).
 /// </summary>
 /// <remarks>
 /// Thread-safe. The in-memory deduplicator is a fast first filter; the store's primary key
@@ -27,7 +28,7 @@ public sealed record IngestResult(int Accepted, int Inserted, int Duplicates, in
 /// shared subscription. If the store fails, the window is discarded (it would claim events the store
 /// does not hold, and the redelivered message would be dropped) and the exception propagates, so the
 /// MQTT message is not acknowledged and comes back. A message that violates the contract can never
-/// succeed: it is parked in <c>rejected_messages</c> with the reason and acknowledged.
+/// succeed: it is parked in <c>rejected_messages</c> with the reason (in the batch's transaction) and acknowledged.
 /// <para>
 /// Update batches (stream <c>update</c>, the device's update state machine transitions) are stored as events
 /// like telemetry and, in addition, as rows of <c>device_update_events</c> with each device's newest state
@@ -42,10 +43,74 @@ public sealed class TelemetryIngestor(IHubStore store, TimeProvider time, ILogge
     /// <summary>Counters of the current dedup window (reset when the store failed).</summary>
     public DedupStatistics DedupStatistics => Volatile.Read(ref _dedup).Statistics;
 
-    public async Task<IngestResult> IngestAsync(string topic, ReadOnlyMemory<byte> payload, CancellationToken ct)
+    /// <summary>Ingests one message: a batch of one (<see cref="IngestBatchAsync"/>), same contract.</summary>
+    public async Task<IngestResult> IngestAsync(string topic, ReadOnlyMemory<byte> payload, CancellationToken ct) =>
+        (await IngestBatchAsync([(topic, payload)], ct))[0];
+
+    /// <summary>
+    /// Ingests several MQTT messages with ONE store transaction (<see cref="IHubStore.StoreIngestBatchAsync"/>):
+    /// each message is decoded, checked and deduplicated in order (so a message repeating an earlier one of the
+    /// same batch counts as duplicates), a message that breaks the contract is parked with its reason, then all
+    /// accepted events, gaps, drift windows, update transitions and parked messages are committed together.
+    /// Returns one <see cref="IngestResult"/> per message, in order; the acks in them are valid only because the
+    /// call returned. If the store throws, nothing of the batch is stored, the dedup window is reset and the
+    /// exception propagates: acknowledge none of the messages, they come back. Not for concurrent calls that
+    /// share devices (the MQTT consumer calls it sequentially).
+    /// </summary>
+    public async Task<IReadOnlyList<IngestResult>> IngestBatchAsync(IReadOnlyList<(string Topic, ReadOnlyMemory<byte> Payload)> messages, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        var now = time.GetUtcNow();
+        var dedup = Volatile.Read(ref _dedup);
+        var planned = new Planned[messages.Count];
+        IReadOnlyList<IngestItemWritten> written;
+        try
+        {
+            for (int i = 0; i < messages.Count; i++) planned[i] = Plan(messages[i].Topic, messages[i].Payload, dedup, now);
+            written = await store.StoreIngestBatchAsync([.. planned.Select(p => p.Item)], now, ct);
+        }
+        catch
+        {
+            // The window already holds this batch's events, which the store does not: forget it, or the
+            // redelivered messages would be dropped as duplicates.
+            Interlocked.CompareExchange(ref _dedup, new TelemetryDeduplicator(), dedup);
+            throw;
+        }
+
+        var results = new IngestResult[planned.Length];
+        bool updates = false;
+        for (int i = 0; i < planned.Length; i++)
+        {
+            var p = planned[i];
+            foreach (var r in p.Item.Rejections) logger.LogWarning("Message on {Topic} parked: {Reason}", r.Topic, r.Reason);
+            if (p.Batch is not { } batch || p.Filtered is not { } filtered)
+            {
+                results[i] = new IngestResult(0, 0, 0, 0, 0, 0, p.Item.Rejections[0].Reason);
+                continue;
+            }
+            if (filtered.TooOld > 0)
+                logger.LogWarning("{DeviceId} boot {BootId}: {TooOld} events below the dedup window ignored (misbehaving device or window too small)",
+                    batch.DeviceId, batch.BootId, filtered.TooOld);
+            updates |= p.Item.Updates.Count > 0;
+            // Only now, after the commit: an ack tells the device it may delete the events for good.
+            results[i] = new IngestResult(filtered.Accepted.Count, written[i].Inserted, filtered.Duplicates, filtered.TooOld, written[i].GapsRecorded,
+                written[i].DriftWindows, null, EdgeAgent.Telemetry.Acks.TelemetryAckCodec.ForBatch(batch));
+        }
+        if (updates) rollouts?.Nudge();
+        return results;
+    }
+
+    /// <summary>What one message contributes to the batch; <see cref="Batch"/> null when it is parked whole.</summary>
+    private sealed record Planned(IngestBatchItem Item, TelemetryBatch? Batch = null, DedupBatchResult? Filtered = null);
+
+    private static Planned Park(string topic, ReadOnlyMemory<byte> payload, string reason, DateTimeOffset now) =>
+        new(IngestBatchItem.Parked(new RejectedMessageWrite(topic, reason, payload, now)));
+
+    /// <summary>Decodes, checks and filters one message (no I/O); the dedup window takes its accepted events.</summary>
+    private static Planned Plan(string topic, ReadOnlyMemory<byte> payload, TelemetryDeduplicator dedup, DateTimeOffset now)
     {
         if (!HubTopics.TryParseDeviceTopic(topic, out var topicDevice, out var leaf) || leaf is not ("telemetry" or "drift" or "update"))
-            return await RejectAsync(topic, payload, $"topic '{topic}' is not edgeagent/v1/{{deviceId}}/telemetry, …/drift or …/update", ct);
+            return Park(topic, payload, $"topic '{topic}' is not edgeagent/v1/{{deviceId}}/telemetry, …/drift or …/update", now);
         TelemetryBatch batch;
         try
         {
@@ -53,16 +118,15 @@ public sealed class TelemetryIngestor(IHubStore store, TimeProvider time, ILogge
         }
         catch (TelemetryFormatException e)
         {
-            return await RejectAsync(topic, payload, e.Message, ct);
+            return Park(topic, payload, e.Message, now);
         }
         if (batch.DeviceId != topicDevice)
-            return await RejectAsync(topic, payload, $"batch deviceId '{batch.DeviceId}' does not match the topic's device '{topicDevice}'", ct);
+            return Park(topic, payload, $"batch deviceId '{batch.DeviceId}' does not match the topic's device '{topicDevice}'", now);
         var stream = batch.StreamValue;
         var expectedLeaf = stream == TelemetryStream.Drift ? "drift" : stream == TelemetryStream.Update ? "update" : "telemetry";
         if (expectedLeaf != leaf)
-            return await RejectAsync(topic, payload, $"a '{batch.Stream}' batch belongs on edgeagent/v1/{topicDevice}/{expectedLeaf}, not on {topic}", ct);
+            return Park(topic, payload, $"a '{batch.Stream}' batch belongs on edgeagent/v1/{topicDevice}/{expectedLeaf}, not on {topic}", now);
 
-        var dedup = Volatile.Read(ref _dedup);
         DedupBatchResult filtered;
         try
         {
@@ -70,13 +134,9 @@ public sealed class TelemetryIngestor(IHubStore store, TimeProvider time, ILogge
         }
         catch (TelemetryFormatException e)
         {
-            return await RejectAsync(topic, payload, e.Message, ct);
+            return Park(topic, payload, e.Message, now);
         }
-        if (filtered.TooOld > 0)
-            logger.LogWarning("{DeviceId} boot {BootId}: {TooOld} events below the dedup window ignored (misbehaving device or window too small)",
-                batch.DeviceId, batch.BootId, filtered.TooOld);
 
-        var now = time.GetUtcNow();
         var events = new List<StoredEvent>(filtered.Accepted.Count);
         var windows = new List<DriftWindowRecord>();
         var updates = new List<DeviceUpdateEvent>();
@@ -98,35 +158,12 @@ public sealed class TelemetryIngestor(IHubStore store, TimeProvider time, ILogge
             }
         }
         var gaps = filtered.Tombstones.Select(t => new TelemetryGap(batch.DeviceId, t.BootId, t.Stream, t.FromSeq, t.ToSeq, t.Count, t.Reason, now)).ToList();
-
-        TelemetryWriteResult written;
-        int driftStored = 0;
-        try
-        {
-            written = await store.StoreTelemetryAsync(events, gaps, ct);
-            if (windows.Count > 0) driftStored = await store.StoreDriftWindowsAsync(windows, ct);
-            if (updates.Count > 0) await store.StoreUpdateEventsAsync(updates, now, ct);
-        }
-        catch
-        {
-            Interlocked.CompareExchange(ref _dedup, new TelemetryDeduplicator(), dedup);
-            throw;
-        }
+        var rejections = new List<RejectedMessageWrite>();
         if (badWindows.Count > 0)
-            await RejectAsync(topic, payload, $"{badWindows.Count} drift window(s) stored as events but not merged: {string.Join("; ", badWindows.Take(3))}", ct);
+            rejections.Add(new(topic, $"{badWindows.Count} drift window(s) stored as events but not merged: {string.Join("; ", badWindows.Take(3))}", payload, now));
         if (badUpdates.Count > 0)
-            await RejectAsync(topic, payload, $"{badUpdates.Count} update event(s) stored as events but not applied to the device's update state: {string.Join("; ", badUpdates.Take(3))}", ct);
-        if (updates.Count > 0) rollouts?.Nudge();
-        // Only now, after the commit: an ack tells the device it may delete the events for good.
-        return new IngestResult(filtered.Accepted.Count, written.Inserted, filtered.Duplicates, filtered.TooOld, written.GapsRecorded, driftStored, null,
-            EdgeAgent.Telemetry.Acks.TelemetryAckCodec.ForBatch(batch));
-    }
-
-    private async Task<IngestResult> RejectAsync(string topic, ReadOnlyMemory<byte> payload, string reason, CancellationToken ct)
-    {
-        logger.LogWarning("Message on {Topic} parked: {Reason}", topic, reason);
-        await store.RecordRejectedMessageAsync(topic, reason, payload, time.GetUtcNow(), ct);
-        return new IngestResult(0, 0, 0, 0, 0, 0, reason);
+            rejections.Add(new(topic, $"{badUpdates.Count} update event(s) stored as events but not applied to the device's update state: {string.Join("; ", badUpdates.Take(3))}", payload, now));
+        return new Planned(new IngestBatchItem(events, gaps, windows, updates, rejections), batch, filtered);
     }
 }
 

@@ -57,7 +57,9 @@ public sealed class PostgresHubStore : SqlHubStore
     /// so a 100-event batch costs one round trip instead of 100 (measured in docs/bench/hub.md).
     /// ON CONFLICT DO NOTHING also skips duplicates inside the same batch.
     /// </summary>
-    protected override async Task<int> InsertEventsAsync(DbConnection c, DbTransaction tx, IReadOnlyList<StoredEvent> events, long receivedAt, CancellationToken ct)
+    /// <remarks>With <paramref name="inserted"/> the statement returns the keys it stored (RETURNING), which are mapped
+    /// back to the events; one round trip either way.</remarks>
+    protected override async Task<int> InsertEventsAsync(DbConnection c, DbTransaction tx, IReadOnlyList<StoredEvent> events, long receivedAt, bool[]? inserted, CancellationToken ct)
     {
         int n = events.Count;
         var device = new string[n]; var boot = new string[n]; var seq = new long[n]; var stream = new string[n]; var kind = new string[n];
@@ -73,7 +75,7 @@ public sealed class PostgresHubStore : SqlHubStore
             SELECT d, b, s, st, k, ts, p, data, bin, @r
             FROM unnest(@d, @b, @s, @st, @k, @ts, @p, @data, @bin) AS t(d, b, s, st, k, ts, p, data, bin)
             ON CONFLICT (device_id, boot_id, seq) DO NOTHING
-            """, (NpgsqlConnection)c, (NpgsqlTransaction)tx);
+            """ + (inserted is null ? "" : " RETURNING device_id, boot_id, seq"), (NpgsqlConnection)c, (NpgsqlTransaction)tx);
         cmd.Parameters.Add(new NpgsqlParameter("d", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = device });
         cmd.Parameters.Add(new NpgsqlParameter("b", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = boot });
         cmd.Parameters.Add(new NpgsqlParameter("s", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = seq });
@@ -84,7 +86,19 @@ public sealed class PostgresHubStore : SqlHubStore
         cmd.Parameters.Add(new NpgsqlParameter("data", NpgsqlDbType.Array | NpgsqlDbType.Text) { Value = data });
         cmd.Parameters.Add(new NpgsqlParameter("bin", NpgsqlDbType.Array | NpgsqlDbType.Bytea) { Value = bin });
         cmd.Parameters.Add(new NpgsqlParameter("r", NpgsqlDbType.Bigint) { Value = receivedAt });
-        return await cmd.ExecuteNonQueryAsync(ct);
+        if (inserted is null) return await cmd.ExecuteNonQueryAsync(ct);
+
+        // A key can occur twice in one batch (the first occurrence is the one stored, as with row-by-row inserts).
+        var index = new Dictionary<(string, string, long), int>(n);
+        for (int i = n - 1; i >= 0; i--) index[(device[i], boot[i], seq[i])] = i;
+        int count = 0;
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            if (index.TryGetValue((reader.GetString(0), reader.GetString(1), reader.GetInt64(2)), out int i)) inserted[i] = true;
+            count++;
+        }
+        return count;
     }
 
     public override ValueTask DisposeAsync() => _dataSource.DisposeAsync();

@@ -12,25 +12,29 @@ public abstract partial class SqlHubStore
         await using var c = await OpenAsync(ct);
         await using var tx = await c.BeginTransactionAsync(ct);
         int inserted = 0;
-        foreach (var e in events)
-        {
-            inserted += await ExecAsync(c, tx, """
-                INSERT INTO device_update_events (device_id, boot_id, seq, family, version, release_counter, from_phase, to_phase, reason, code, metrics, at, received_at)
-                VALUES (@d, @b, @s, @f, @v, @rc, @fp, @tp, @r, @c, @m, @at, @ra) ON CONFLICT (device_id, boot_id, seq) DO NOTHING
-                """, ct, ("d", e.DeviceId), ("b", e.BootId), ("s", e.Seq), ("f", e.Family), ("v", e.Version), ("rc", e.ReleaseCounter),
-                ("fp", e.From), ("tp", e.To), ("r", e.Reason), ("c", e.Code), ("m", e.Metrics), ("at", e.At.ToUnixTimeMilliseconds()),
-                ("ra", receivedAt.ToUnixTimeMilliseconds()));
-            // Newest by the device's clock wins: a redelivered or late older batch must not move the state back.
-            await ExecAsync(c, tx, """
-                INSERT INTO device_update_state (device_id, family, version, release_counter, phase, reason, code, at)
-                VALUES (@d, @f, @v, @rc, @p, @r, @c, @at)
-                ON CONFLICT (device_id, family) DO UPDATE SET version = excluded.version, release_counter = excluded.release_counter,
-                  phase = excluded.phase, reason = excluded.reason, code = excluded.code, at = excluded.at
-                WHERE device_update_state.at <= excluded.at
-                """, ct, ("d", e.DeviceId), ("f", e.Family), ("v", e.Version), ("rc", e.ReleaseCounter), ("p", e.To), ("r", e.Reason),
-                ("c", e.Code), ("at", e.At.ToUnixTimeMilliseconds()));
-        }
+        foreach (var e in events) inserted += await ApplyUpdateEventAsync(c, tx, e, receivedAt, ct);
         await tx.CommitAsync(ct);
+        return inserted;
+    }
+
+    /// <summary>Stores one update transition unless already stored (1 when new) and moves the device's state forward.</summary>
+    private static async Task<int> ApplyUpdateEventAsync(DbConnection c, DbTransaction tx, DeviceUpdateEvent e, DateTimeOffset receivedAt, CancellationToken ct)
+    {
+        int inserted = await ExecAsync(c, tx, """
+            INSERT INTO device_update_events (device_id, boot_id, seq, family, version, release_counter, from_phase, to_phase, reason, code, metrics, at, received_at)
+            VALUES (@d, @b, @s, @f, @v, @rc, @fp, @tp, @r, @c, @m, @at, @ra) ON CONFLICT (device_id, boot_id, seq) DO NOTHING
+            """, ct, ("d", e.DeviceId), ("b", e.BootId), ("s", e.Seq), ("f", e.Family), ("v", e.Version), ("rc", e.ReleaseCounter),
+            ("fp", e.From), ("tp", e.To), ("r", e.Reason), ("c", e.Code), ("m", e.Metrics), ("at", e.At.ToUnixTimeMilliseconds()),
+            ("ra", receivedAt.ToUnixTimeMilliseconds()));
+        // Newest by the device's clock wins: a redelivered or late older batch must not move the state back.
+        await ExecAsync(c, tx, """
+            INSERT INTO device_update_state (device_id, family, version, release_counter, phase, reason, code, at)
+            VALUES (@d, @f, @v, @rc, @p, @r, @c, @at)
+            ON CONFLICT (device_id, family) DO UPDATE SET version = excluded.version, release_counter = excluded.release_counter,
+              phase = excluded.phase, reason = excluded.reason, code = excluded.code, at = excluded.at
+            WHERE device_update_state.at <= excluded.at
+            """, ct, ("d", e.DeviceId), ("f", e.Family), ("v", e.Version), ("rc", e.ReleaseCounter), ("p", e.To), ("r", e.Reason),
+            ("c", e.Code), ("at", e.At.ToUnixTimeMilliseconds()));
         return inserted;
     }
 

@@ -187,27 +187,29 @@ public abstract partial class SqlHubStore : IHubStore
         await using var tx = await c.BeginTransactionAsync(ct);
         int inserted = 0, recorded = 0;
         long now = Now();
-        if (events.Count > 0) inserted = await InsertEventsAsync(c, tx, events, now, ct);
-        foreach (var g in gaps)
-        {
-            recorded += await ExecAsync(c, tx, """
-                INSERT INTO telemetry_gaps (device_id, boot_id, stream, from_seq, to_seq, count, reason, recorded_at)
-                VALUES (@d, @b, @s, @f, @t, @n, @r, @at) ON CONFLICT (device_id, boot_id, stream, from_seq, to_seq) DO NOTHING
-                """, ct, ("d", g.DeviceId), ("b", g.BootId), ("s", g.Stream), ("f", g.FromSeq), ("t", g.ToSeq), ("n", g.Count), ("r", g.Reason),
-                ("at", g.RecordedAt.ToUnixTimeMilliseconds()));
-        }
+        if (events.Count > 0) inserted = await InsertEventsAsync(c, tx, events, now, null, ct);
+        foreach (var g in gaps) recorded += await InsertGapAsync(c, tx, g, ct);
         await tx.CommitAsync(ct);
         return new TelemetryWriteResult(inserted, recorded);
     }
+
+    /// <summary>Records a gap unless already recorded; 1 when new.</summary>
+    private static Task<int> InsertGapAsync(DbConnection c, DbTransaction tx, TelemetryGap g, CancellationToken ct) =>
+        ExecAsync(c, tx, """
+            INSERT INTO telemetry_gaps (device_id, boot_id, stream, from_seq, to_seq, count, reason, recorded_at)
+            VALUES (@d, @b, @s, @f, @t, @n, @r, @at) ON CONFLICT (device_id, boot_id, stream, from_seq, to_seq) DO NOTHING
+            """, ct, ("d", g.DeviceId), ("b", g.BootId), ("s", g.Stream), ("f", g.FromSeq), ("t", g.ToSeq), ("n", g.Count), ("r", g.Reason),
+            ("at", g.RecordedAt.ToUnixTimeMilliseconds()));
 
     /// <summary>
     /// Inserts events that are not stored yet (insert-if-absent on the primary key); returns how many were new.
     /// The default reuses one prepared command per row inside the caller's transaction (cheap for an
     /// in-process database); <see cref="PostgresHubStore"/> sends the whole batch in one statement.
     /// </summary>
-    protected virtual async Task<int> InsertEventsAsync(DbConnection c, DbTransaction tx, IReadOnlyList<StoredEvent> events, long receivedAt, CancellationToken ct)
+    /// <param name="inserted">Null, or one flag per event set to true for each event this call stored (false: it was already there).</param>
+    protected virtual async Task<int> InsertEventsAsync(DbConnection c, DbTransaction tx, IReadOnlyList<StoredEvent> events, long receivedAt, bool[]? inserted, CancellationToken ct)
     {
-        int inserted = 0;
+        int count = 0;
         await using var cmd = Command(c, tx, """
             INSERT INTO telemetry_events (device_id, boot_id, seq, stream, kind, ts, prio, data, bin, received_at)
             VALUES (@d, @b, @s, @st, @k, @ts, @p, @data, @bin, @r) ON CONFLICT (device_id, boot_id, seq) DO NOTHING
@@ -215,14 +217,17 @@ public abstract partial class SqlHubStore : IHubStore
         var p = AddParameters(cmd, "d", "b", "s", "st", "k", "ts", "p", "data", "bin", "r");
         p[7].DbType = DbType.String;
         p[8].DbType = DbType.Binary;
-        foreach (var e in events)
+        for (int i = 0; i < events.Count; i++)
         {
+            var e = events[i];
             p[0].Value = e.DeviceId; p[1].Value = e.BootId; p[2].Value = e.Seq; p[3].Value = e.Stream; p[4].Value = e.Kind;
             p[5].Value = e.Ts.ToUnixTimeMilliseconds(); p[6].Value = (long)e.Prio;
             p[7].Value = (object?)e.Data ?? DBNull.Value; p[8].Value = (object?)e.Bin ?? DBNull.Value; p[9].Value = receivedAt;
-            inserted += await cmd.ExecuteNonQueryAsync(ct);
+            int n = await cmd.ExecuteNonQueryAsync(ct);
+            if (inserted is not null) inserted[i] = n == 1;
+            count += n;
         }
-        return inserted;
+        return count;
     }
 
     public async Task<IReadOnlyList<StoredEvent>> ListEventsAsync(string deviceId, int limit, CancellationToken ct = default)
@@ -268,17 +273,18 @@ public abstract partial class SqlHubStore : IHubStore
         await using var c = await OpenAsync(ct);
         await using var tx = await c.BeginTransactionAsync(ct);
         int stored = 0;
-        foreach (var w in windows)
-        {
-            stored += await ExecAsync(c, tx, """
-                INSERT INTO drift_windows (device_id, boot_id, seq, model, model_version, feature, day, sketch)
-                VALUES (@d, @b, @s, @m, @v, @f, @day, @k) ON CONFLICT (device_id, boot_id, seq) DO NOTHING
-                """, ct, ("d", w.DeviceId), ("b", w.BootId), ("s", w.Seq), ("m", w.Model), ("v", w.ModelVersion), ("f", w.Feature),
-                ("day", Day(w.Day)), ("k", w.Sketch));
-        }
+        foreach (var w in windows) stored += await InsertDriftWindowAsync(c, tx, w, ct);
         await tx.CommitAsync(ct);
         return stored;
     }
+
+    /// <summary>Stores a drift window unless already stored; 1 when new.</summary>
+    private static Task<int> InsertDriftWindowAsync(DbConnection c, DbTransaction tx, DriftWindowRecord w, CancellationToken ct) =>
+        ExecAsync(c, tx, """
+            INSERT INTO drift_windows (device_id, boot_id, seq, model, model_version, feature, day, sketch)
+            VALUES (@d, @b, @s, @m, @v, @f, @day, @k) ON CONFLICT (device_id, boot_id, seq) DO NOTHING
+            """, ct, ("d", w.DeviceId), ("b", w.BootId), ("s", w.Seq), ("m", w.Model), ("v", w.ModelVersion), ("f", w.Feature),
+            ("day", Day(w.Day)), ("k", w.Sketch));
 
     public async Task<IReadOnlyList<DriftWindowRecord>> ListDriftWindowsAsync(string model, string modelVersion, DateOnly day, CancellationToken ct = default)
     {
@@ -292,9 +298,12 @@ public abstract partial class SqlHubStore : IHubStore
     public async Task RecordRejectedMessageAsync(string topic, string reason, ReadOnlyMemory<byte> payload, DateTimeOffset at, CancellationToken ct = default)
     {
         await using var c = await OpenAsync(ct);
-        await ExecAsync(c, null, "INSERT INTO rejected_messages (at, topic, reason, payload) VALUES (@at, @t, @r, @p)", ct,
-            ("at", at.ToUnixTimeMilliseconds()), ("t", topic), ("r", reason), ("p", payload.ToArray()));
+        await InsertRejectedAsync(c, null, topic, reason, payload, at, ct);
     }
+
+    private static Task<int> InsertRejectedAsync(DbConnection c, DbTransaction? tx, string topic, string reason, ReadOnlyMemory<byte> payload, DateTimeOffset at, CancellationToken ct) =>
+        ExecAsync(c, tx, "INSERT INTO rejected_messages (at, topic, reason, payload) VALUES (@at, @t, @r, @p)", ct,
+            ("at", at.ToUnixTimeMilliseconds()), ("t", topic), ("r", reason), ("p", payload.ToArray()));
 
     public async Task<IReadOnlyList<RejectedMessage>> ListRejectedMessagesAsync(int limit, CancellationToken ct = default)
     {

@@ -3,6 +3,7 @@
 // against a baseline measured in the same run: a raw bulk insert of the same rows (same table, same
 // batch = one transaction, one prepared INSERT without conflict handling, no decode, no dedup).
 // Usage: dotnet run -c Release --project tests/bench/EdgeAgent.Hub.Bench [-- EVENTS [BATCH]]
+// Mode "mqtt" (MqttIngestBench.cs): the MQTT ingest path with batch delivery on vs off, through Mosquitto.
 using System.Data.Common;
 using System.Diagnostics;
 using System.Globalization;
@@ -14,6 +15,12 @@ using EdgeAgent.Telemetry.Wire;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
+
+if (args.Length > 0 && args[0] == "mqtt")
+{
+    await EdgeAgent.Hub.Bench.MqttIngestBench.RunAsync(args[1..]);
+    return;
+}
 
 int total = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 50_000;
 int batchSize = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 100;
