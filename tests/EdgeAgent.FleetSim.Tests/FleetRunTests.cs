@@ -19,9 +19,30 @@ public sealed class FleetRunTests(ITestOutputHelper output)
         new FleetRunner(options, new OutputWriter(output)).RunAsync(CancellationToken.None);
 
     [Fact]
-    public async Task Every_event_twenty_devices_commit_is_stored_by_the_hub_exactly_once_with_its_ingest_lag()
+    public async Task Twenty_devices_install_from_nothing_take_a_1_MB_rollout_and_every_event_is_stored_exactly_once_with_its_ingest_lag()
     {
-        var r = await RunAsync(new FleetOptions { Devices = 20, Duration = TimeSpan.FromSeconds(15), DriftSnapshotInterval = TimeSpan.FromSeconds(5) });
+        var r = await RunAsync(new FleetOptions
+        {
+            Devices = 20, Duration = TimeSpan.FromSeconds(15), DriftSnapshotInterval = TimeSpan.FromSeconds(5),
+            RolloutModelBytes = 1_000_000, ObserveWindow = TimeSpan.FromSeconds(5), ObserveMinCalls = 2,
+        });
+
+        // First install: every device went from no model to 1.0.0 committed, through the hub's rollout.
+        Assert.NotNull(r.FirstInstall);
+        Assert.Equal("completed", r.FirstInstall.State);
+        Assert.Equal(20, r.FirstInstall.Committed.Devices);
+        // The measured rollout: a signed bundle of about 1 MB, activated and committed on all 20 while telemetry flowed.
+        Assert.NotNull(r.Rollout);
+        Assert.True(r.Rollout.State == "completed", $"rollout {r.Rollout.State}: {r.Rollout.Reason} {r.Rollout.FirstDeviceProblem}");
+        Assert.InRange(r.Rollout.BundleBytes, 1_000_000, 1_300_000);
+        Assert.Equal(20, r.Rollout.TargetDevices);
+        Assert.Equal(20, r.Rollout.CommittedDevicesAtHub);
+        Assert.Equal(20, r.Rollout.Committed.Devices);
+        Assert.Equal(0, r.Rollout.RolledBack + r.Rollout.Refused);
+        // Each device went through the phases in order, and the health window (5 s) came between activation and commit.
+        Assert.True(r.Rollout.Downloading.MaxSeconds <= r.Rollout.Observing.MaxSeconds, "downloading after observing");
+        Assert.True(r.Rollout.Committed.P50Seconds >= 5, $"committed {r.Rollout.Committed.P50Seconds} s after the start: before the 5 s health window");
+        Assert.All(r.DeviceReports, d => Assert.Contains(d.Updates!, t => t.Version == "2.0.0" && t.To == "committed"));
 
         Assert.True(r.AllDrained, "every device's outbox drained after sensing stopped");
         Assert.Equal(20, r.DeviceReports.Count);
@@ -46,8 +67,12 @@ public sealed class FleetRunTests(ITestOutputHelper output)
         var r = await RunAsync(new FleetOptions
         {
             Devices = 20, Duration = TimeSpan.FromSeconds(12), Store = HubStoreKind.Postgres, HubInstances = 2,
-            DriftSnapshotInterval = TimeSpan.FromSeconds(5),
+            DriftSnapshotInterval = TimeSpan.FromSeconds(5), RolloutModelBytes = 0,
         });
+
+        // Without releases every device serves the built-in model from the start.
+        Assert.Null(r.Rollout);
+        Assert.All(r.DeviceReports, d => Assert.True(d.Windows > 0, $"{d.Id} served nothing"));
 
         Assert.True(r.Ingest.ExactlyOnce, $"missing {r.Ingest.Missing}, unexpected {r.Ingest.Unexpected}");
         Assert.True(r.Ingest.Committed > 0);

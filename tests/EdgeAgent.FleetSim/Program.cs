@@ -21,10 +21,15 @@ var connectParallelism = new Option<int>("--connect-parallelism") { Description 
 var stateRoot = new Option<string?>("--state") { Description = "directory for device state and logs (default: a temp directory, deleted afterwards)" };
 var keep = new Option<bool>("--keep-state") { Description = "keep the temp directory (logs, outboxes, hub.db)" };
 var outFile = new Option<string?>("--out") { Description = "write the results as JSON" };
+var rolloutBytes = new Option<long>("--rollout-bytes") { Description = "model bytes of the release rolled out during the window (0: no releases, devices serve a built-in model)", DefaultValueFactory = _ => 1_000_000 };
+var observeWindow = new Option<double>("--observe-window") { Description = "devices' health window before a commit, seconds", DefaultValueFactory = _ => 30 };
+var observeMinCalls = new Option<int>("--observe-min-calls") { Description = "inferences the health window needs", DefaultValueFactory = _ => 3 };
+var pollInterval = new Option<double>("--poll-interval") { Description = "devices' update poll interval, seconds (the fleet hint triggers checks sooner)", DefaultValueFactory = _ => 900 };
 
 var root = new RootCommand("EdgeAgent fleet simulation: N agents, Mosquitto and edgehub on this machine")
 {
     devices, rate, duration, startHub, hubInstances, pgDurable, workers, driftEvery, enginePerDevice, connectParallelism, stateRoot, keep, outFile,
+    rolloutBytes, observeWindow, observeMinCalls, pollInterval,
 };
 root.SetAction(async (p, ct) =>
 {
@@ -47,6 +52,10 @@ root.SetAction(async (p, ct) =>
         ConnectParallelism = p.GetValue(connectParallelism),
         StateRoot = p.GetValue(stateRoot),
         KeepState = p.GetValue(keep),
+        RolloutModelBytes = p.GetValue(rolloutBytes),
+        ObserveWindow = TimeSpan.FromSeconds(p.GetValue(observeWindow)),
+        ObserveMinCalls = p.GetValue(observeMinCalls),
+        PollInterval = TimeSpan.FromSeconds(p.GetValue(pollInterval)),
     };
     try
     {
@@ -74,9 +83,11 @@ var wCount = new Option<int>("--count") { Required = true };
 var wBroker = new Option<string>("--broker") { Required = true };
 var wState = new Option<string>("--state") { Required = true };
 var wReport = new Option<string>("--report") { Required = true };
+var wHub = new Option<string?>("--hub-url") { Description = "take models from this hub's rollouts" };
+var wRoot = new Option<string?>("--trusted-root") { Description = "the TUF root the devices trust (with --hub-url)" };
 var worker = new Command("worker", "internal: a slice of the fleet, driven by the coordinator over stdin/stdout")
 {
-    wFirst, wCount, wBroker, wState, wReport, rate, driftEvery, enginePerDevice, connectParallelism,
+    wFirst, wCount, wBroker, wState, wReport, rate, driftEvery, enginePerDevice, connectParallelism, wHub, wRoot, observeWindow, observeMinCalls, pollInterval,
 };
 worker.Hidden = true;
 worker.SetAction(async (p, ct) =>
@@ -95,6 +106,10 @@ worker.SetAction(async (p, ct) =>
         DriftSnapshotInterval = TimeSpan.FromSeconds(p.GetValue(driftEvery)),
         EnginePerDevice = p.GetValue(enginePerDevice),
         ConnectParallelism = p.GetValue(connectParallelism),
+        Updates = p.GetValue(wHub) is { } hub
+            ? new DeviceUpdateSettings(new Uri(hub), p.GetValue(wRoot) ?? throw new ArgumentException("--hub-url needs --trusted-root"),
+                TimeSpan.FromSeconds(p.GetValue(observeWindow)), p.GetValue(observeMinCalls), TimeSpan.FromSeconds(p.GetValue(pollInterval)))
+            : null,
     };
     return await new DeviceWorker(settings).RunAsync(Console.In, Console.Out, ct);
 });

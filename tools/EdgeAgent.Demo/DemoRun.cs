@@ -68,7 +68,7 @@ internal sealed class DemoRun(DemoOptions options)
         {
             return 130;
         }
-        catch (DemoException e)
+        catch (Exception e) when (e is DemoException or HubApiException)
         {
             Console.WriteLine();
             Console.Error.WriteLine($"demo FAILED: {e.Message}");

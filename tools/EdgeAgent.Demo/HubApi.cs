@@ -5,7 +5,10 @@ using System.Text.Json.Nodes;
 
 namespace EdgeAgent.Demo;
 
-/// <summary>The hub's admin API as the demo uses it: bearer token, JSON in and out, errors with the hub's message.</summary>
+/// <summary>
+/// The hub's admin API as the demo and the fleet simulation (tests/EdgeAgent.FleetSim links this file) use it:
+/// bearer token, JSON in and out, a refusal becomes a <see cref="HubApiException"/> with the hub's own message.
+/// </summary>
 internal sealed class HubApi(Uri baseUri, string token) : IDisposable
 {
     private readonly HttpClient _http = new() { BaseAddress = baseUri, Timeout = TimeSpan.FromSeconds(30), DefaultRequestHeaders = { Authorization = new AuthenticationHeaderValue("Bearer", token) } };
@@ -51,10 +54,13 @@ internal sealed class HubApi(Uri baseUri, string token) : IDisposable
         {
             string message = text;
             try { message = (string?)JsonNode.Parse(text)?["error"] ?? text; } catch (System.Text.Json.JsonException) { }
-            throw new DemoException($"hub refused {what}: {(int)r.StatusCode} {message}");
+            throw new HubApiException($"hub refused {what}: {(int)r.StatusCode} {message}");
         }
         return text.Length == 0 ? null : JsonNode.Parse(text);
     }
 
     public void Dispose() => _http.Dispose();
 }
+
+/// <summary>The hub answered an admin API call with an error; the message carries the hub's reason.</summary>
+internal sealed class HubApiException(string message) : Exception(message);

@@ -40,6 +40,11 @@ public static class RolloutPolicy
         if (h.Committed < required) return $"{h.Committed} of {required} device(s) committed";
         var baked = now - r.StepStartedAt;
         if (baked < TimeSpan.FromSeconds(step.BakeSeconds)) return $"baking: {(int)baked.TotalSeconds} of {step.BakeSeconds} s";
+        // The last step ends the rollout: "completed" means every assigned device has an outcome (committed, or refused /
+        // rolled back within the thresholds), not just the step's minimum — a device still observing can still roll back.
+        // A device that never reports keeps the rollout running, and this line says how many (the dashboard lists them).
+        if (r.StepIndex == r.Steps.Count - 1 && h.InProgress + h.Pending > 0)
+            return $"{h.InProgress + h.Pending} of {h.Assigned} device(s) still updating or not reported yet ({h.Committed} committed)";
         return null;
     }
 

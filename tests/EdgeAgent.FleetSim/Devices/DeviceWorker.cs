@@ -20,6 +20,8 @@ public sealed record WorkerSettings
     public int ConnectParallelism { get; init; } = 32;
     public long OutboxBudgetBytes { get; init; } = 4 * 1024 * 1024;
     public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromMinutes(2);
+    /// <summary>Take models from the hub's rollouts (null: every device serves the built-in <see cref="FleetModel"/>).</summary>
+    public DeviceUpdateSettings? Updates { get; init; }
 
     /// <summary>Device id of fleet index <paramref name="index"/> (one MQTT topic level, sortable).</summary>
     public static string DeviceId(int index) => "fleet-" + index.ToString("D5", CultureInfo.InvariantCulture);
@@ -27,7 +29,8 @@ public sealed record WorkerSettings
 
 /// <summary>
 /// Runs a slice of the fleet in this process and talks to the coordinator over stdin/stdout, one line each:
-/// it prints <c>READY count seconds</c> when every device is connected and serving, then obeys <c>stop</c>
+/// it prints <c>READY count seconds</c> when every device is connected and serving (with updates: connected and
+/// waiting for the first release the hub assigns), then obeys <c>stop</c>
 /// (end sensing, drain every outbox, write the report, print <c>DONE</c>). A line the worker does not
 /// understand is an error on stderr, not a crash.
 /// </summary>
@@ -38,9 +41,9 @@ public sealed class DeviceWorker(WorkerSettings settings)
         using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning)
             .AddFilter((_, _, level) => level >= LogLevel.Warning));
         Directory.CreateDirectory(settings.StateRoot);
-        using var model = FleetModel.Create(Path.Combine(settings.StateRoot, $"model-{settings.First}"), settings.EnginePerDevice);
+        using var model = settings.Updates is null ? FleetModel.Create(Path.Combine(settings.StateRoot, $"model-{settings.First}"), settings.EnginePerDevice) : null;
         var env = new DeviceEnvironment(settings.BrokerHost, settings.BrokerPort, model, settings.SampleRateHz,
-            settings.DriftSnapshotInterval, settings.OutboxBudgetBytes, loggers);
+            settings.DriftSnapshotInterval, settings.OutboxBudgetBytes, loggers, settings.Updates);
         var devices = Enumerable.Range(settings.First, settings.Count)
             .Select(i => new SimulatedDevice(WorkerSettings.DeviceId(i), i, Path.Combine(settings.StateRoot, WorkerSettings.DeviceId(i)), env))
             .ToList();
@@ -68,7 +71,7 @@ public sealed class DeviceWorker(WorkerSettings settings)
 
             var report = new WorkerReport(settings.First, devices.Count, connectSeconds, drained, devices.Select(d =>
                 new DeviceReport(d.Id, d.BootId, d.Commits.Snapshot(), d.Counters?.Windows ?? 0, d.Counters?.TelemetryCommitted ?? 0,
-                    d.PendingEvents(), d.Mqtt.State.ToString())).ToList());
+                    d.PendingEvents(), d.Mqtt.State.ToString(), d.Updates.Snapshot())).ToList());
             await File.WriteAllTextAsync(settings.ReportPath, JsonSerializer.Serialize(report, WorkerJsonContext.Default.WorkerReport), cancellationToken).ConfigureAwait(false);
             await replies.WriteLineAsync("DONE").ConfigureAwait(false);
             await replies.FlushAsync(cancellationToken).ConfigureAwait(false);

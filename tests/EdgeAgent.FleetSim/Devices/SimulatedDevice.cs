@@ -1,3 +1,5 @@
+using EdgeAgent.Agent.Configuration;
+using EdgeAgent.Agent.Service;
 using EdgeAgent.Agent.Telemetry;
 using EdgeAgent.Mqtt;
 using EdgeAgent.Mqtt.Packets;
@@ -5,9 +7,12 @@ using EdgeAgent.Onnx;
 using EdgeAgent.Outbox.Drain;
 using EdgeAgent.Outbox.Queue;
 using EdgeAgent.Pipeline.Drift;
+using EdgeAgent.Pipeline.Gating;
 using EdgeAgent.Pipeline.Inference;
 using EdgeAgent.Sensors.Synthetic;
+using EdgeAgent.Sensors.Windowing;
 using EdgeAgent.Telemetry.Wire;
+using EdgeAgent.Updates.Health;
 using Microsoft.Extensions.Logging;
 
 namespace EdgeAgent.FleetSim.Devices;
@@ -15,12 +20,31 @@ namespace EdgeAgent.FleetSim.Devices;
 /// <summary>Everything one simulated device needs that is not its own.</summary>
 /// <param name="BrokerHost">Mosquitto host.</param>
 /// <param name="BrokerPort">Mosquitto plain TCP port.</param>
-/// <param name="Model">The model the device serves (engine shared per process unless <see cref="FleetModel.EnginePerDevice"/>).</param>
+/// <param name="Model">The model the device serves (engine shared per process unless <see cref="FleetModel.EnginePerDevice"/>);
+/// null when <paramref name="Updates"/> is set: the device then serves what the hub rolls out to it.</param>
 /// <param name="SampleRateHz">Synthetic accelerometer rate.</param>
 /// <param name="DriftSnapshotInterval">How often the pipeline writes drift sketches.</param>
 /// <param name="OutboxBudgetBytes">Per-device outbox disk budget.</param>
-public sealed record DeviceEnvironment(string BrokerHost, int BrokerPort, FleetModel Model, double SampleRateHz,
-    TimeSpan DriftSnapshotInterval, long OutboxBudgetBytes, ILoggerFactory Loggers);
+/// <param name="Updates">Signed updates from the hub (the agent's <see cref="UpdateLoop"/>), or null for a fixed model.</param>
+public sealed record DeviceEnvironment(string BrokerHost, int BrokerPort, FleetModel? Model, double SampleRateHz,
+    TimeSpan DriftSnapshotInterval, long OutboxBudgetBytes, ILoggerFactory Loggers, DeviceUpdateSettings? Updates = null);
+
+/// <summary>
+/// How a simulated device takes updates: the hub's TUF repository, the root it trusts, and the health window that
+/// decides a commit (the agent's <c>updates</c> section: <c>observeWindow</c>, <c>observeMinCalls</c>, <c>pollInterval</c>).
+/// </summary>
+public sealed record DeviceUpdateSettings(Uri HubBaseUrl, string TrustedRootPath, TimeSpan ObserveWindow, int ObserveMinCalls, TimeSpan PollInterval)
+{
+    public UpdatesOptions ToOptions(string stateDirectory) => new()
+    {
+        MetadataUrl = new Uri(HubBaseUrl, "tuf/metadata/"),
+        TargetBaseUrl = new Uri(HubBaseUrl, "tuf/targets/"),
+        TrustedRootPath = TrustedRootPath,
+        MetadataDirectory = Path.Combine(stateDirectory, "tuf"),
+        PollInterval = PollInterval,
+        Health = new HealthPolicy { Window = ObserveWindow, MinCalls = ObserveMinCalls, MaxWindow = ObserveWindow * 6 },
+    };
+}
 
 /// <summary>
 /// One real agent instance, composed the way <c>AgentService</c> composes it: its own SQLite outbox
@@ -28,6 +52,11 @@ public sealed record DeviceEnvironment(string BrokerHost, int BrokerPort, FleetM
 /// topic), the outbox drainer over <see cref="MqttTelemetryTransport"/>, and the inference pipeline fed by
 /// a seeded synthetic accelerometer, and its own update-state directory. Only the ONNX Runtime session may be shared with other devices of the
 /// same process (see <see cref="FleetModel"/>); each device still rents its own engine lease (own buffers).
+/// With <see cref="DeviceEnvironment.Updates"/> the device also runs the agent's own <see cref="UpdateLoop"/> (TUF client,
+/// its signed assignment, <c>UpdateManager</c> per family, the retained fleet hint): it starts without a model, serves
+/// the first release the hub assigns it from its own ONNX Runtime session, and hot-swaps later releases into that
+/// session under the pipeline's health observer, as <c>AgentService</c> does. Either way its outbox waits for the hub's
+/// end-to-end acknowledgement before deleting events (the agent's default, <c>outbox.awaitHubAck</c>).
 /// </summary>
 /// <remarks>
 /// Lifecycle: <see cref="StartAsync"/> → <see cref="StopSensingAsync"/> (the pipeline ends, the drainer keeps
@@ -44,6 +73,8 @@ public sealed class SimulatedDevice : IAsyncDisposable
     private Task? _pipelineRun;
     private Task? _drainRun;
     private InferencePipeline? _pipeline;
+    private UpdateLoop? _updates;
+    private Task? _updateRun;
 
     public SimulatedDevice(string id, int index, string stateDirectory, DeviceEnvironment env)
     {
@@ -62,6 +93,9 @@ public sealed class SimulatedDevice : IAsyncDisposable
     public string UpdatesDirectory => Path.Combine(StateDirectory, "models");
 
     public CommitLog Commits { get; }
+
+    /// <summary>Every update transition of this device (empty without updates).</summary>
+    public UpdateLog Updates { get; } = new();
     public string BootId => _outbox?.BootId ?? "";
     public MqttClient Mqtt => _mqtt ?? throw new InvalidOperationException($"{Id} is not started");
     public TelemetryOutbox Outbox => _outbox ?? throw new InvalidOperationException($"{Id} is not started");
@@ -96,12 +130,26 @@ public sealed class SimulatedDevice : IAsyncDisposable
                 ContentType = "application/json",
             },
         });
+        if (_env.Updates is { } updates)
+        {
+            _updates = new UpdateLoop(updates.ToOptions(StateDirectory), Id, UpdatesDirectory, _outbox, _env.Loggers);
+            _updates.Transition += Updates.Record;
+            _updates.AttachMqtt(_mqtt); // before connecting: the fleet hint and cmd subscriptions follow every connect
+        }
+        // As the agent by default (outbox.awaitHubAck): events are deleted on the hub's ack after its store commit.
+        MqttTelemetryTransport.AttachAcks(_mqtt, Id, _outbox, _env.Loggers.CreateLogger<MqttTelemetryTransport>());
         await _mqtt.ConnectAsync(cancellationToken).ConfigureAwait(false);
-        var drainer = new OutboxDrainer(_outbox, new MqttTelemetryTransport(_mqtt), new DrainerOptions { DeviceId = Id },
+        var drainer = new OutboxDrainer(_outbox, new MqttTelemetryTransport(_mqtt), new DrainerOptions { DeviceId = Id, AwaitHubAck = true },
             logger: _env.Loggers.CreateLogger<OutboxDrainer>());
         _drainRun = drainer.RunAsync(_draining.Token);
 
-        var model = _env.Model;
+        if (_updates is { } loop)
+        {
+            _updateRun = loop.RunAsync(_draining.Token);
+            _pipelineRun = Task.Run(() => ServeAssignedModelAsync(loop, _sensing.Token), CancellationToken.None);
+            return;
+        }
+        var model = _env.Model ?? throw new InvalidOperationException("a device without updates needs a fixed model");
         InferenceEngine engine = model.SharedEngine ?? (_ownEngine = model.LoadEngine());
         var source = new SyntheticSource(new SyntheticSettings { Seed = (ulong)Index + 1, RateHz = _env.SampleRateHz });
         _pipeline = new InferencePipeline(source, model.Window, engine, _outbox, new InferencePipelineOptions
@@ -111,6 +159,30 @@ public sealed class SimulatedDevice : IAsyncDisposable
             Drift = new DriftMonitorOptions { SnapshotInterval = _env.DriftSnapshotInterval },
         });
         _pipelineRun = Task.Run(() => _pipeline.RunAsync(_sensing.Token), CancellationToken.None);
+    }
+
+    /// <summary>
+    /// As <c>AgentService</c> with an empty model store: wait for the first release the update loop installs, serve it
+    /// from this device's own session (later releases are hot-swapped into that session by the loop's manager, judged
+    /// by the pipeline's health observer).
+    /// </summary>
+    private async Task ServeAssignedModelAsync(UpdateLoop loop, CancellationToken ct)
+    {
+        var installed = await loop.WaitForFirstModelAsync(ct).ConfigureAwait(false);
+        var manifest = installed.Manifest;
+        _ownEngine = InferenceEngine.Load(installed.ModelPath);
+        loop.AttachEngine(manifest.Name, _ownEngine);
+        var source = new SyntheticSource(new SyntheticSettings { Seed = (ulong)Index + 1, RateHz = _env.SampleRateHz });
+        var spec = new WindowSpec { Length = manifest.Windowing.Length, Hop = manifest.Windowing.Stride, Channels = source.Channels.Take(manifest.Windowing.Channels).ToArray() };
+        _pipeline = new InferencePipeline(source, spec, _ownEngine, _outbox!, new InferencePipelineOptions
+        {
+            Model = $"{manifest.Name}@{manifest.Version}",
+            Labels = manifest.Labels,
+            Gate = new GateOptions { ConfidenceThreshold = (float)manifest.ConfidenceThreshold },
+            Drift = new DriftMonitorOptions { SnapshotInterval = _env.DriftSnapshotInterval },
+            InferenceObserver = loop.ObserverFor(manifest.Name),
+        });
+        await _pipeline.RunAsync(ct).ConfigureAwait(false);
     }
 
     /// <summary>Ends the sensor and inference side; what the outbox committed stays and keeps draining.</summary>
@@ -144,7 +216,7 @@ public sealed class SimulatedDevice : IAsyncDisposable
     {
         await _sensing.CancelAsync().ConfigureAwait(false);
         await _draining.CancelAsync().ConfigureAwait(false);
-        foreach (var t in new[] { _pipelineRun, _drainRun })
+        foreach (var t in new[] { _pipelineRun, _updateRun, _drainRun })
         {
             if (t is null) continue;
             try { await t.ConfigureAwait(false); }
@@ -160,6 +232,7 @@ public sealed class SimulatedDevice : IAsyncDisposable
             }
             await m.DisposeAsync().ConfigureAwait(false);
         }
+        if (_updates is { } u) await u.DisposeAsync().ConfigureAwait(false);
         if (_outbox is { } o) await o.DisposeAsync().ConfigureAwait(false);
         _ownEngine?.Dispose();
         _sensing.Dispose();

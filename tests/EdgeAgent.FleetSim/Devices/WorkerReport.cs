@@ -10,7 +10,8 @@ public sealed record DeviceReport(
     long Windows,
     long TelemetryCommitted,
     long PendingAtEnd,
-    string MqttState);
+    string MqttState,
+    IReadOnlyList<UpdateTransition>? Updates = null);
 
 /// <summary>One worker process's devices and its own start-up cost.</summary>
 public sealed record WorkerReport(int First, int Count, double ConnectSeconds, bool Drained, IReadOnlyList<DeviceReport> Devices);

@@ -35,6 +35,23 @@ public sealed record FleetOptions
     /// <summary>Stop waiting for the hub when its stored count has not moved for this long.</summary>
     public TimeSpan StallTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Model bytes of the release rolled out during the window (default 1 MB, the figure). With a rollout the devices
+    /// start without a model, install release 1.0.0 from a first rollout, then take this one while telemetry flows.
+    /// 0: no hub releases at all; every device serves the built-in model (the telemetry-only runs).
+    /// </summary>
+    public long RolloutModelBytes { get; init; } = 1_000_000;
+    /// <summary>The devices' health window before a commit (agent <c>updates.observeWindow</c>).</summary>
+    public TimeSpan ObserveWindow { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>Inferences the health window needs (agent <c>updates.observeMinCalls</c>); one per 6.4 s at 10 Hz.</summary>
+    public int ObserveMinCalls { get; init; } = 3;
+    /// <summary>The devices' poll interval (agent <c>updates.pollInterval</c>); the retained fleet hint starts checks sooner.</summary>
+    public TimeSpan PollInterval { get; init; } = TimeSpan.FromMinutes(15);
+    /// <summary>Longest wait for one rollout to end.</summary>
+    public TimeSpan RolloutTimeout { get; init; } = TimeSpan.FromMinutes(15);
+
+    public bool WithRollout => RolloutModelBytes > 0;
+
     public int EffectiveWorkers => Workers > 0 ? Workers : Math.Max(1, (Devices + 499) / 500);
 
     public IReadOnlyList<string> Validate()
@@ -48,6 +65,10 @@ public sealed record FleetOptions
             problems.Add($"--hub-instances {HubInstances} needs --start-hub postgres: SQLite is one writer on one machine, so instances cannot share it");
         if (Workers < 0) problems.Add($"--workers {Workers}: 0 (automatic) or more");
         if (Workers > Devices) problems.Add($"--workers {Workers}: more workers than devices");
+        if (RolloutModelBytes is < 0 or > 64_000_000) problems.Add($"--rollout-bytes {RolloutModelBytes}: 0 (no rollout) up to 64,000,000");
+        if (WithRollout && EnginePerDevice) problems.Add("--engine-per-device: with a rollout every device already has its own session (updates swap models inside it)");
+        if (ObserveMinCalls < 1) problems.Add($"--observe-min-calls {ObserveMinCalls}: at least 1");
+        if (ObserveWindow <= TimeSpan.Zero) problems.Add("--observe-window: must be positive");
         return problems;
     }
 }

@@ -49,6 +49,10 @@ public sealed record FleetResult
     public double LoadAverageBefore { get; init; }
     public double LoadAverageDuring { get; init; }
     public double TotalSeconds { get; init; }
+    /// <summary>The first install (release 1.0.0 to devices without a model), before the window; null without rollouts.</summary>
+    public RolloutResult? FirstInstall { get; init; }
+    /// <summary>The measured rollout (release 2.0.0, <see cref="FleetOptions.RolloutModelBytes"/>), started with the window; null without.</summary>
+    public RolloutResult? Rollout { get; init; }
 
     [JsonIgnore]
     public IReadOnlyList<DeviceReport> DeviceReports { get; init; } = [];

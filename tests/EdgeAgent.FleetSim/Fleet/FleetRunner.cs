@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using EdgeAgent.Demo;
 using EdgeAgent.FleetSim.Devices;
 using EdgeAgent.FleetSim.Infrastructure;
 using EdgeAgent.FleetSim.Measurement;
@@ -10,6 +11,10 @@ namespace EdgeAgent.FleetSim.Fleet;
 /// The coordinator: starts Mosquitto, the store (SQLite file or a PostgreSQL server), one or more
 /// <c>edgehub serve</c> processes, and the worker processes holding the devices; measures the steady-state
 /// window; stops the devices, waits until the hub stored everything they committed, and compares.
+/// With a rollout (<see cref="FleetOptions.RolloutModelBytes"/>): release keys are created (<c>edgehub keys init</c>), the
+/// hubs sign with them, the devices are registered with a cohort label, releases 1.0.0 and 2.0.0 are registered and
+/// published; the devices start without a model and a first rollout installs 1.0.0 on all of them; the measured rollout
+/// of 2.0.0 starts with the window and runs while telemetry flows (the window is extended until it ends).
 /// </summary>
 /// <remarks>Everything it starts is stopped and (unless <see cref="FleetOptions.KeepState"/>) deleted on the way out,
 /// also when the run fails. One run per instance; not thread-safe.</remarks>
@@ -42,10 +47,29 @@ public sealed class FleetRunner(FleetOptions options, TextWriter progress)
             {
                 store = "sqlite:" + Path.Combine(root, "hub.db");
             }
+            string? token = null;
+            string[] hubArguments = [];
+            if (options.WithRollout)
+            {
+                await HubInstance.RunCommandAsync(["keys", "init", "--out", Path.Combine(root, "keys")], ct).ConfigureAwait(false);
+                token = (await HubInstance.RunCommandAsync(["tokens", "create", "--role", "admin", "--name", "fleet-sim", "--store", store], ct).ConfigureAwait(false))
+                    .Trim().Split('\n')[^1].Trim();
+                hubArguments = ["--trust-dir", Path.Combine(root, "keys", "online"), "--model-cache", Path.Combine(root, "hub-models")];
+            }
             // One instance first: it applies the schema migrations; the others then start on a migrated store.
             for (int i = 1; i <= options.HubInstances; i++)
-                hubs.Add(await HubInstance.StartAsync(i, store, broker.Host, broker.Port, root, [], ct).ConfigureAwait(false));
+                hubs.Add(await HubInstance.StartAsync(i, store, broker.Host, broker.Port, root, hubArguments, ct).ConfigureAwait(false));
             progress.WriteLine($"broker :{broker.Port}, {hubs.Count} hub(s) on {options.Store}, starting {options.Devices} devices in {options.EffectiveWorkers} worker(s)");
+
+            using var api = token is null ? null : new HubApi(hubs[0].BaseAddress, token);
+            var rollouts = api is null ? null : new FleetRollouts(api, progress);
+            long firstBytes = 0, rolloutBytes = 0;
+            if (rollouts is not null)
+            {
+                await rollouts.RegisterDevicesAsync(Enumerable.Range(0, options.Devices).Select(WorkerSettings.DeviceId), ct).ConfigureAwait(false);
+                firstBytes = await rollouts.PublishAsync(FleetReleases.First(), ct).ConfigureAwait(false);
+                rolloutBytes = await rollouts.PublishAsync(FleetReleases.Sized(options.RolloutModelBytes), ct).ConfigureAwait(false);
+            }
 
             int per = (options.Devices + options.EffectiveWorkers - 1) / options.EffectiveWorkers;
             for (int first = 0; first < options.Devices; first += per)
@@ -62,13 +86,25 @@ public sealed class FleetRunner(FleetOptions options, TextWriter progress)
                     DriftSnapshotInterval = options.DriftSnapshotInterval,
                     EnginePerDevice = options.EnginePerDevice,
                     ConnectParallelism = options.ConnectParallelism,
+                    // Workers spread over the hub instances: the TUF and bundle downloads share the load too.
+                    Updates = options.WithRollout
+                        ? new DeviceUpdateSettings(hubs[workers.Count % hubs.Count].BaseAddress, Path.Combine(root, "keys", "online", "1.root.json"),
+                            options.ObserveWindow, options.ObserveMinCalls, options.PollInterval)
+                        : null,
                 };
                 workers.Add(WorkerProcess.Start(s, root));
             }
             var startup = Stopwatch.StartNew();
             await Task.WhenAll(workers.Select(w => w.ExpectAsync("READY", TimeSpan.FromMinutes(5), ct))).ConfigureAwait(false);
             double startupSeconds = startup.Elapsed.TotalSeconds;
-            progress.WriteLine($"all {options.Devices} devices connected and serving after {startupSeconds:F1} s; broker reports {broker.Connected} clients");
+            progress.WriteLine($"all {options.Devices} devices connected{(rollouts is null ? " and serving" : "")} after {startupSeconds:F1} s; broker reports {broker.Connected} clients");
+            (RolloutResult Result, long StartedAtMs)? firstInstall = null, measured = null;
+            if (rollouts is not null)
+            {
+                firstInstall = await rollouts.RunAsync("1.0.0", firstBytes, options.RolloutTimeout, ct).ConfigureAwait(false);
+                if (firstInstall.Value.Result.State != "completed")
+                    throw new InvalidOperationException($"the first install did not complete: {firstInstall.Value.Result.State} {firstInstall.Value.Result.Reason} (see hub-1.log, worker-*.log)");
+            }
 
             var pids = new Dictionary<string, int> { ["broker"] = broker.ProcessId };
             foreach (var h in hubs) pids[h.ClientId] = h.ProcessId;
@@ -79,12 +115,15 @@ public sealed class FleetRunner(FleetOptions options, TextWriter progress)
             sampler.MarkWindowStart();
             long windowStart = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
             long storedAtStart = await reader.CountEventsAsync(ct).ConfigureAwait(false);
+            var measuredRun = rollouts?.RunAsync("2.0.0", rolloutBytes, options.RolloutTimeout, ct);
             await Task.Delay(options.Duration, ct).ConfigureAwait(false);
             long windowEnd = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
             long storedAtEnd = await reader.CountEventsAsync(ct).ConfigureAwait(false);
             long connectedAtEnd = broker.Connected;
             sampler.MarkWindowEnd();
             double loadDuring = ProcessSampler.LoadAverage();
+            // The devices keep sensing until the rollout ended: their health windows need live inferences.
+            if (measuredRun is not null) measured = await measuredRun.ConfigureAwait(false);
             progress.WriteLine($"window of {options.Duration.TotalSeconds:F0} s over; stopping sensors and draining");
 
             foreach (var w in workers) await w.SendAsync("stop").ConfigureAwait(false);
@@ -139,6 +178,8 @@ public sealed class FleetRunner(FleetOptions options, TextWriter progress)
                 LoadAverageBefore = loadBefore,
                 LoadAverageDuring = loadDuring,
                 TotalSeconds = Math.Round(total.Elapsed.TotalSeconds, 1),
+                FirstInstall = firstInstall?.Result.WithDevices(devices, firstInstall.Value.StartedAtMs),
+                Rollout = measured?.Result.WithDevices(devices, measured.Value.StartedAtMs),
                 DeviceReports = devices,
             };
             return result;

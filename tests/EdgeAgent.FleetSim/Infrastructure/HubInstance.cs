@@ -32,8 +32,7 @@ public sealed class HubInstance : IAsyncDisposable
     public static async Task<HubInstance> StartAsync(int index, string store, string brokerHost, int brokerPort, string runDirectory,
         IReadOnlyList<string> extraArguments, CancellationToken cancellationToken)
     {
-        string dll = Path.Combine(AppContext.BaseDirectory, "edgehub.dll");
-        if (!File.Exists(dll)) throw new FileNotFoundException($"{dll} is missing: build tests/EdgeAgent.FleetSim (it references the hub project)", dll);
+        string dll = HubDll();
         int port = FreePort();
         string clientId = $"edgehub-{index}";
         var info = new ProcessStartInfo("dotnet")
@@ -67,6 +66,28 @@ public sealed class HubInstance : IAsyncDisposable
             await hub.DisposeAsync().ConfigureAwait(false);
             throw;
         }
+    }
+
+    /// <summary>Runs an <c>edgehub</c> command (e.g. <c>keys init</c>, <c>tokens create</c>) to its end; returns its standard output.</summary>
+    /// <exception cref="InvalidOperationException">The command failed; the message carries its error output.</exception>
+    public static async Task<string> RunCommandAsync(IReadOnlyList<string> arguments, CancellationToken cancellationToken)
+    {
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        info.ArgumentList.Add(HubDll());
+        foreach (var a in arguments) info.ArgumentList.Add(a);
+        using var process = Process.Start(info) ?? throw new InvalidOperationException("edgehub did not start");
+        var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
+        var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
+        await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
+        if (process.ExitCode != 0)
+            throw new InvalidOperationException($"edgehub {string.Join(' ', arguments)} exited with {process.ExitCode}: {(await stderr.ConfigureAwait(false)).Trim()}");
+        return await stdout.ConfigureAwait(false);
+    }
+
+    private static string HubDll()
+    {
+        string dll = Path.Combine(AppContext.BaseDirectory, "edgehub.dll");
+        return File.Exists(dll) ? dll : throw new FileNotFoundException($"{dll} is missing: build tests/EdgeAgent.FleetSim (it references the hub project)", dll);
     }
 
     private void OnLine(string? line)

@@ -45,6 +45,13 @@ public sealed class WorkerProcess : IAsyncDisposable
                      "--rate", s.SampleRateHz.ToString(inv), "--drift-interval", s.DriftSnapshotInterval.TotalSeconds.ToString(inv),
                      "--connect-parallelism", s.ConnectParallelism.ToString(inv), .. s.EnginePerDevice ? (string[])["--engine-per-device"] : []])
             info.ArgumentList.Add(a);
+        if (s.Updates is { } u)
+        {
+            foreach (var a in (string[])["--hub-url", u.HubBaseUrl.ToString(), "--trusted-root", u.TrustedRootPath,
+                         "--observe-window", u.ObserveWindow.TotalSeconds.ToString(inv), "--observe-min-calls", u.ObserveMinCalls.ToString(inv),
+                         "--poll-interval", u.PollInterval.TotalSeconds.ToString(inv)])
+                info.ArgumentList.Add(a);
+        }
         var log = new StreamWriter(Path.Combine(runDirectory, $"worker-{s.First}.log")) { AutoFlush = true };
         var process = Process.Start(info) ?? throw new InvalidOperationException("worker did not start");
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.WriteLine(e.Data); };

@@ -45,6 +45,33 @@ public abstract class RolloutEngineContract<TFactory>(TFactory factory) where TF
         new(Family, "2.0.0", Site, [new(10, 300, 2), new(50, 300, 5), new(100, 300, 10)], thresholds ?? new RolloutThresholds { MinPredictions = 50 }, id);
 
     [Fact]
+    public async Task The_last_step_completes_only_when_every_assigned_device_has_an_outcome_not_at_its_minimum()
+    {
+        await using var w = await WorldAsync();
+        var thresholds = new RolloutThresholds { MinPredictions = 50, MaxRefusalRatio = 0.2 };
+        await w.Service.CreateAsync(new(Family, "2.0.0", Site, [new(100, 0, 1)], thresholds, "r1"), "alice", default);
+        await w.Engine.EvaluateAllAsync(default);
+        var all = await w.MovedAsync("r1");
+        Assert.Equal(20, all.Count);
+
+        // Far more than the minimum (1) committed, one refused (1 of 9 reporting, under the 20 % limit), six still
+        // observing, five silent: not completed.
+        for (int i = 0; i < 8; i++) await w.Fleet.UpdateAsync(all[i], Family, "2.0.0", 2, "committed");
+        await w.Fleet.UpdateAsync(all[8], Family, "2.0.0", 2, "refused", "release 2.0.0: not enough disk", "DiskSpace");
+        for (int i = 9; i < 15; i++) await w.Fleet.UpdateAsync(all[i], Family, "2.0.0", 2, "observing");
+        await w.Engine.EvaluateAllAsync(default);
+        var r = await w.RolloutAsync("r1");
+        Assert.Equal(RolloutState.Running, r.State);
+        var view = await new RolloutInspector(w.Store, w.Time).DescribeAsync("r1", default);
+        Assert.Equal("11 of 20 device(s) still updating or not reported yet (8 committed)", view!.WaitingFor);
+
+        // Every device has an outcome (the refusal stays under 20 %): completed.
+        for (int i = 9; i < all.Count; i++) await w.Fleet.UpdateAsync(all[i], Family, "2.0.0", 2, "committed");
+        await w.Engine.EvaluateAllAsync(default);
+        Assert.Equal(RolloutState.Completed, (await w.RolloutAsync("r1")).State);
+    }
+
+    [Fact]
     public async Task Steps_advance_only_after_their_devices_commit_and_the_bake_time_passes_and_the_cohort_is_respected()
     {
         await using var w = await WorldAsync();
