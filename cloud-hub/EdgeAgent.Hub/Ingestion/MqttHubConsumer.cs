@@ -153,22 +153,23 @@ public sealed class MqttHubConsumer(HubOptions options, IHubStore store, Telemet
     }
 
     /// <summary>
-    /// End-to-end ack after the store commit (not retained): the device deletes the batch's events only
-    /// now, so a broker that loses what it had PUBACKed loses nothing (docs/CHAOS.md bug 3). Not awaited:
-    /// the handler runs on the client's receive path. A lost ack only means the device sends the batch
-    /// again after its ack timeout; dedup absorbs it.
+    /// End-to-end ack after the store commit (not retained), at QoS 1 as DESIGN §5 names it: the device deletes
+    /// the batch's events only now, so a broker that loses what it had PUBACKed loses nothing (docs/CHAOS.md bug 3).
+    /// Not awaited: the handler runs on the client's receive path (the client queues it in its in-flight window).
+    /// A lost ack only means the device sends the batch again after its ack timeout; dedup absorbs it.
     /// </summary>
-    /// <remarks>QoS 0, not the QoS 1 the design names: with QoS 1 acks our MqttClient stopped receiving
-    /// after about Receive Maximum (100) inbound messages (tests/bench/EdgeAgent.Drain.Bench
-    /// <c>--ack-qos 1</c>, 100,000 events: the hub took 101 of 200 batches, then nothing), i.e. ingest
-    /// would stall. Until that client bug is fixed a lost ack costs one resend, never an event.</remarks>
+    /// <remarks>Acks were QoS 0 for a while because QoS 1 acks seemed to stall our client after about Receive
+    /// Maximum inbound messages (tests/bench/EdgeAgent.Drain.Bench <c>--ack-qos 1</c>). The cause was that bench's
+    /// hub subscribing to <c>edgeagent/v1/bench/#</c>: it received its own acks, its handler threw on them, and
+    /// each refused QoS 1 message held one of the broker's in-flight slots for good. This hub never subscribes to
+    /// ack topics; the client now also resumes its session when refusals fill the window (InflightLivenessTests).</remarks>
     private void PublishAck(MqttClient client, string deviceId, EdgeAgent.Telemetry.Acks.TelemetryAck ack)
     {
         var publish = client.PublishAsync(new MqttApplicationMessage
         {
             Topic = EdgeAgent.Telemetry.Wire.TelemetryStreams.AckTopic(deviceId),
             Payload = EdgeAgent.Telemetry.Acks.TelemetryAckCodec.Encode(ack),
-            QoS = MqttQualityOfService.AtMostOnce,
+            QoS = MqttQualityOfService.AtLeastOnce,
             ContentType = EdgeAgent.Telemetry.Wire.TelemetryWire.ContentTypeJson,
         });
         _ = publish.ContinueWith(t => logger.LogWarning(t.Exception?.GetBaseException(),

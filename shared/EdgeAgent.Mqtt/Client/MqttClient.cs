@@ -1115,7 +1115,7 @@ public sealed class MqttClient : IAsyncDisposable
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !stop.IsCancellationRequested)
         {
-            Refuse(packet, message, ex);
+            Refuse(connection, packet, message, ex);
             return;
         }
 
@@ -1142,7 +1142,7 @@ public sealed class MqttClient : IAsyncDisposable
             catch (Exception ex)
             {
                 // Same as the single-message path: an interceptor failure leaves this message unacknowledged.
-                Refuse(items[i].Packet, message, ex);
+                Refuse(items[i].Connection, items[i].Packet, message, ex);
                 items[i] = default;
                 continue;
             }
@@ -1166,7 +1166,7 @@ public sealed class MqttClient : IAsyncDisposable
                 {
                     if (messages[i] is { } refused)
                     {
-                        Refuse(items[i].Packet, refused, ex);
+                        Refuse(items[i].Connection, items[i].Packet, refused, ex);
                         items[i] = default;
                     }
                 }
@@ -1183,8 +1183,21 @@ public sealed class MqttClient : IAsyncDisposable
         }
     }
 
-    /// <summary>The handler failed: not acknowledged on purpose, so the broker redelivers on session resume.</summary>
-    private void Refuse(PublishPacket packet, MqttApplicationMessage message, Exception error)
+    /// <summary>
+    /// MQTT 3.1.1 has no Receive Maximum; brokers keep their own window towards a client (Mosquitto's
+    /// <c>max_inflight_messages</c>, 20 by default), so that is where refusals start to stall a 3.1.1 connection.
+    /// </summary>
+    private const int V311AssumedBrokerWindow = 20;
+
+    /// <summary>
+    /// The handler failed: not acknowledged on purpose, so the broker redelivers on session resume. But the
+    /// broker resends only on a NEW connection (MQTT 5 §4.4; Mosquitto never resends inside one), and each
+    /// unacknowledged message holds one of its in-flight slots towards us: once refusals on a connection reach
+    /// our Receive Maximum, the broker may send nothing more and the subscription stalls for good (what looked
+    /// like a "QoS 1 ack stall" in docs/bench/outbox.md (c)). Then the connection is dropped so the client
+    /// reconnects, resumes the session and gets the refused messages again.
+    /// </summary>
+    private void Refuse(MqttConnection connection, PublishPacket packet, MqttApplicationMessage message, Exception error)
     {
         // For QoS 2 the id must be forgotten, or the redelivery would be taken for a duplicate and dropped.
         if (packet.QoS == MqttQualityOfService.ExactlyOnce)
@@ -1196,6 +1209,19 @@ public sealed class MqttClient : IAsyncDisposable
         }
 
         MessageHandlerFailed?.Invoke(this, new MqttMessageHandlerFailedEventArgs(message, error));
+        if (packet.QoS == MqttQualityOfService.AtMostOnce)
+        {
+            return; // nothing to acknowledge, no slot held
+        }
+
+        int window = connection.Limits.InboundReceiveMaximum > 0 ? connection.Limits.InboundReceiveMaximum : V311AssumedBrokerWindow;
+        int refused = connection.CountRefusedInbound();
+        if (refused == window)
+        {
+            connection.Abort(new MqttConnectionLostException(
+                $"{refused} received messages whose handler failed are unacknowledged on this connection, which fills the broker's in-flight window towards us ({window}); " +
+                "reconnecting so the session resumes and the broker redelivers them (MQTT 5 §4.4)."));
+        }
     }
 
     /// <summary>

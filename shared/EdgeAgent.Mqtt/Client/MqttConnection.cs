@@ -81,6 +81,7 @@ internal sealed class MqttConnection : IAsyncDisposable, IThreadPoolWorkItem
     private long _pingSentAt;
     private int _pingOutstanding;
     private int _inboundUnacknowledged;
+    private int _refusedInbound;
     private int _closing;
     private int _outboundCompleted;
     private int _flushState; // FlushIdle, FlushOwned, FlushDisposed
@@ -113,6 +114,9 @@ internal sealed class MqttConnection : IAsyncDisposable, IThreadPoolWorkItem
     public Task<Exception?> Completion => _completion.Task;
 
     public bool IsOpen => Volatile.Read(ref _closing) == 0;
+
+    /// <summary>Counts one more received QoS 1/2 message left unacknowledged because its handler failed; returns the count. Thread-safe.</summary>
+    public int CountRefusedInbound() => Interlocked.Increment(ref _refusedInbound);
 
     /// <summary>Test hook: every packet handed to the socket, in order (set before <see cref="Start"/>).</summary>
     internal Action<MqttPacket>? PacketSent { get; set; }

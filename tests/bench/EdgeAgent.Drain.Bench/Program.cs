@@ -22,8 +22,9 @@ using EdgeAgent.Telemetry.Wire;
 using EdgeAgent.TestSupport.Mosquitto;
 
 int events = Arg("--events", 100_000), rounds = Arg("--rounds", 3);
-// QoS 0 like MqttHubConsumer; --ack-qos 1 reproduces the hub client's stall (docs/bench/outbox.md (c)).
-var ackQos = Arg("--ack-qos", 0) == 0 ? MqttQualityOfService.AtMostOnce : MqttQualityOfService.AtLeastOnce;
+// --ack-qos 0 or 1 (default 1, as MqttHubConsumer publishes them); the former QoS 1 stall was this bench's own
+// subscription (see below), not the client.
+var ackQos = Arg("--ack-qos", 1) == 0 ? MqttQualityOfService.AtMostOnce : MqttQualityOfService.AtLeastOnce;
 string root = Path.Combine(Path.GetTempPath(), "edgeagent-drain-bench");
 Directory.CreateDirectory(root);
 await using var broker = await MosquittoBroker.StartAsync();
@@ -78,7 +79,11 @@ async Task<double> DrainAsync(string db, bool useBroker, bool hubAck)
             return ValueTask.CompletedTask;
         };
         await hub.ConnectAsync();
-        await hub.SubscribeAsync("edgeagent/v1/bench/#");
+        // The device's stream topics only, as MqttHubConsumer subscribes. Not edgeagent/v1/bench/#: that also
+        // matches the ack topic, so the hub received its own acks, its handler threw on them (not a telemetry
+        // batch) and, at QoS 1, each one stayed unacknowledged for good; after Receive Maximum (100) of them
+        // Mosquitto sent the hub nothing more — the "QoS 1 ack stall" of docs/bench/outbox.md (c).
+        await hub.SubscribeAsync("edgeagent/v1/bench/telemetry");
         ackSender = Task.Run(async () =>
         {
             await foreach (var ack in ackQueue.Reader.ReadAllAsync())
