@@ -51,6 +51,12 @@ public sealed class ChaosScenarioTests(ITestOutputHelper output)
 
     [Fact]
     public Task An_update_killed_at_random_moments_never_serves_a_torn_model_and_commits_after_restart() => AssertPassesAsync("update-sigkill");
+
+    [Fact]
+    public Task A_broker_killed_during_a_rollout_still_completes_it_and_every_device_commits_without_losing_events() => AssertPassesAsync("rollout-broker-kill");
+
+    [Fact]
+    public Task A_hub_killed_mid_rollout_resumes_it_after_restart_and_every_device_commits_without_losing_events() => AssertPassesAsync("rollout-hub-restart");
 }
 
 /// <summary>Scenarios run one at a time: each starts brokers, hubs and agents, and CI has two cores.</summary>

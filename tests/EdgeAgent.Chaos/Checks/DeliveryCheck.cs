@@ -58,6 +58,28 @@ public static class DeliveryCheck
     /// <summary>The hub's reason text for drift windows stored as events but not merged (TelemetryIngestor).</summary>
     private const string DriftNotMergedReason = "%drift window(s) stored as events but not merged%";
 
+    /// <summary>
+    /// Waits up to <paramref name="catchUp"/> for the hub to store what is still missing (it may be draining what the
+    /// broker holds for it); returns as soon as nothing is missing. The agent must be stopped.
+    /// </summary>
+    public static async Task AwaitCatchUpAsync(string hubStore, string outbox, string deviceId, CommitWitness witness, TimeSpan catchUp, CancellationToken ct)
+    {
+        var deadline = DateTime.UtcNow + catchUp;
+        while (Run(hubStore, outbox, deviceId, witness.CommittedAtLeast).Missing > 0 && DateTime.UtcNow < deadline)
+            await Task.Delay(500, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Runs the check (hub stopped, agent stopped), records every problem in <paramref name="run"/> and logs one line per boot.</summary>
+    public static DeliveryReport Judge(Harness.ChaosRun run, string hubStore, string outbox, string deviceId, CommitWitness witness)
+    {
+        var report = Run(hubStore, outbox, deviceId, witness.CommittedAtLeast);
+        foreach (var p in report.Problems()) run.Fail($"{deviceId}: {p}");
+        foreach (var b in report.Boots)
+            run.Log($"{deviceId} boot {b.BootId[..8]}: max seq {b.MaxSeq}, at hub {b.AtHub}, pending {b.Pending}, tombstoned {b.Tombstoned}, witnessed ≥ {b.WitnessedCommitted}, missing {b.Missing.Sum(m => m.To - m.From + 1)}");
+        run.Log($"{deviceId} delivery: {report.Figures}");
+        return report;
+    }
+
     public static DeliveryReport Run(string hubStore, string outbox, string deviceId, IReadOnlyDictionary<string, long> witnessed)
     {
         // The outbox forgets a boot once all its events are delivered; every boot the witness saw counts too.

@@ -19,6 +19,8 @@ public static class ScenarioCatalog
         new(new ClockJumpScenario(), 2, 6),
         new(new CorruptMirrorScenario(), 3, 8),
         new(new UpdateKillScenario(), 4, 40),
+        new(new RolloutBrokerKillScenario(), 2, 3),
+        new(new RolloutHubRestartScenario(), 1, 3),
     ];
 
     public static CatalogEntry Find(string name) =>

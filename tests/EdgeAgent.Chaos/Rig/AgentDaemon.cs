@@ -51,6 +51,15 @@ public sealed class AgentDaemon : IAsyncDisposable
         public int SensorRateHz { get; init; } = 3200;
         public long OutboxBudgetBytes { get; init; } = 64L * 1024 * 1024;
         public IReadOnlyDictionary<string, string>? Environment { get; init; }
+
+        /// <summary>
+        /// Install the CNN bundle with the agent's CLI before the first start (default). False: the device starts
+        /// with no model and idles until its update loop installs the first one a rollout assigns.
+        /// </summary>
+        public bool InstallModel { get; init; } = true;
+
+        /// <summary>The <c>updates</c> section as a JSON object (the update loop); null leaves updates off.</summary>
+        public string? UpdatesJson { get; init; }
     }
 
     /// <summary>Writes the configuration, installs the model and returns the daemon, not yet started.</summary>
@@ -61,7 +70,7 @@ public sealed class AgentDaemon : IAsyncDisposable
         // The control socket path must stay under the 108-byte Unix socket limit: keep it short and in /tmp.
         string runtime = Directory.CreateTempSubdirectory("eachaos-").FullName;
         Directory.CreateDirectory(state);
-        await InstallModelAsync(workDirectory, Path.Combine(state, "models"), ct).ConfigureAwait(false);
+        if (options.InstallModel) await InstallModelAsync(workDirectory, Path.Combine(state, "models"), ct).ConfigureAwait(false);
         string config = Path.Combine(workDirectory, "agent.json");
         await File.WriteAllTextAsync(config, $$"""
             {
@@ -72,7 +81,7 @@ public sealed class AgentDaemon : IAsyncDisposable
               "outbox": { "budgetBytes": {{options.OutboxBudgetBytes}} },
               "metrics": { "enabled": false },
               "logging": { "filePath": "{{Path.Combine(workDirectory, "agent-serilog.log")}}" },
-              "sensors": { "kind": "synthetic", "synthetic": { "seed": 3, "rateHz": {{options.SensorRateHz}} } }
+              "sensors": { "kind": "synthetic", "synthetic": { "seed": 3, "rateHz": {{options.SensorRateHz}} } }{{(options.UpdatesJson is null ? "" : ",\n  \"updates\": " + options.UpdatesJson)}}
             }
             """, ct).ConfigureAwait(false);
         var process = new ManagedProcess(RepoLayout.AgentExecutable, ["run", "--config", config], Path.Combine(workDirectory, "agent.log"), options.Environment);
@@ -122,12 +131,71 @@ public sealed class AgentDaemon : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The update phase the running daemon reports (<c>agent.status</c> over the control socket: <c>updateState</c>, wire
+    /// form such as <c>downloading</c> or <c>observing</c>); <c>down</c> when the process is not running, <c>?</c> when it does not answer.
+    /// </summary>
+    public async Task<string> UpdatePhaseAsync(CancellationToken ct)
+    {
+        if (!IsRunning) return "down";
+        try
+        {
+            var r = await new ControlClient(ControlSocket, TimeSpan.FromSeconds(2)).SendAsync("agent.status", cancellationToken: ct).ConfigureAwait(false);
+            return r.Ok && r.Result is { } s && s.TryGetProperty("updateState", out var phase) ? phase.GetString() ?? "?" : "?";
+        }
+        catch (ControlClientException)
+        {
+            return "?";
+        }
+    }
+
     /// <summary><c>edgeagent status --config … --json</c> as an operator would run it; null when it exits non-zero.</summary>
     public async Task<JsonElement?> StatusAsync(CancellationToken ct)
     {
         var r = await ChildProcess.RunAsync(RepoLayout.AgentExecutable, ["status", "--config", ConfigPath, "--json"], timeout: TimeSpan.FromSeconds(60)).ConfigureAwait(false);
         ct.ThrowIfCancellationRequested();
         return r.ExitCode == 0 ? JsonDocument.Parse(r.StandardOutput).RootElement.Clone() : null;
+    }
+
+    /// <summary>
+    /// Polls <c>edgeagent status --json</c> every 500 ms until the agent has recovered by itself: host ready, MQTT
+    /// <c>Connected</c>, outbox depth ≤ <paramref name="maxDepth"/>, serving <paramref name="expectedModel"/>
+    /// (<c>"name version"</c>), and with <paramref name="requireCommitted"/> that model committed (not on trial). Stops
+    /// early when the process exited by itself (it cannot recover then). Never throws on a late or missing answer.
+    /// </summary>
+    /// <returns>Whether it recovered, the last status document, a one-line description of the last state, the time taken.</returns>
+    public async Task<(bool Recovered, JsonElement? Status, string Last, TimeSpan Elapsed)> WaitForRecoveryAsync(
+        string expectedModel, long maxDepth, TimeSpan timeout, CancellationToken ct, bool requireCommitted = false)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        JsonElement? status = null;
+        string last = "no answer";
+        while (clock.Elapsed < timeout)
+        {
+            if (!IsRunning)
+            {
+                // It cannot recover by itself any more; say how it ended instead of waiting out the timeout.
+                last = $"the agent process exited by itself with code {ExitCode} (see agent.log)";
+                break;
+            }
+            status = await StatusAsync(ct).ConfigureAwait(false);
+            if (status is { } s)
+            {
+                var agent = s.GetProperty("agent");
+                var mqtt = agent.GetProperty("mqtt").GetString();
+                bool ready = s.GetProperty("host").GetProperty("ready").GetBoolean();
+                long depth = agent.GetProperty("outboxDepth").GetInt64();
+                var model = agent.GetProperty("model");
+                bool isModel = model.ValueKind == JsonValueKind.Object;
+                string served = isModel ? $"{model.GetProperty("name").GetString()} {model.GetProperty("version").GetString()}" : "none";
+                bool committed = isModel && model.TryGetProperty("committed", out var c) && c.ValueKind == JsonValueKind.True;
+                last = $"ready={ready} mqtt={mqtt} depth={depth} model={served}{(isModel ? committed ? " (committed)" : " (not committed)" : "")}";
+                if (ready && mqtt == "Connected" && depth <= maxDepth && served == expectedModel && (committed || !requireCommitted))
+                    return (true, status, last, clock.Elapsed);
+            }
+            await Task.Delay(500, ct).ConfigureAwait(false);
+        }
+        return (false, status, last, clock.Elapsed);
     }
 
     public async ValueTask DisposeAsync()

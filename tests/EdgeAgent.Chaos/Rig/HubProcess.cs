@@ -24,15 +24,23 @@ public sealed class HubProcess : IAsyncDisposable
     public int Port { get; }
     public bool IsRunning => _process.IsRunning;
 
-    /// <summary>Starts a hub on a free port with its store in <paramref name="directory"/>; returns once /healthz answers.</summary>
-    public static async Task<HubProcess> StartAsync(string directory, int brokerPort, CancellationToken ct)
+    public Uri BaseUri => _http.BaseAddress!;
+
+    /// <summary>The SQLite store of a hub whose files live in <paramref name="directory"/> (for CLI calls before it starts).</summary>
+    public static string StoreIn(string directory) => Path.Combine(directory, "hub.db");
+
+    /// <summary>
+    /// Starts a hub on a free port with its store in <paramref name="directory"/>; returns once /healthz answers.
+    /// <paramref name="extraArguments"/> are appended to <c>serve</c> (e.g. <c>--trust-dir</c> for release serving).
+    /// </summary>
+    public static async Task<HubProcess> StartAsync(string directory, int brokerPort, CancellationToken ct, IReadOnlyList<string>? extraArguments = null)
     {
         Directory.CreateDirectory(directory);
-        string store = Path.Combine(directory, "hub.db");
+        string store = StoreIn(directory);
         int port = FreePort();
         // Retention off: clock-jump scenarios send events dated far in the past; the check is about transport.
         var process = new ManagedProcess("dotnet", [RepoLayout.HubDll, "serve", "--store", "sqlite:" + store, "--urls", $"http://127.0.0.1:{port}",
-            "--mqtt", $"127.0.0.1:{brokerPort}", "--mqtt-client-id", "chaos-hub", "--retention-days", "0", "--cloud-inference", "false"],
+            "--mqtt", $"127.0.0.1:{brokerPort}", "--mqtt-client-id", "chaos-hub", "--retention-days", "0", "--cloud-inference", "false", .. extraArguments ?? []],
             Path.Combine(directory, "hub.log"));
         var hub = new HubProcess(store, port, process);
         await hub.StartAgainAsync(ct).ConfigureAwait(false);
@@ -58,6 +66,15 @@ public sealed class HubProcess : IAsyncDisposable
             if (DateTime.UtcNow > deadline) throw new TimeoutException($"edgehub did not answer /healthz within 60 s; see {_process.LogPath}");
             await Task.Delay(200, ct).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>Runs an <c>edgehub</c> CLI command (keys, tokens) to its end; returns its standard output, throws with its output when it fails.</summary>
+    public static async Task<string> CliAsync(IReadOnlyList<string> arguments, CancellationToken ct)
+    {
+        ct.ThrowIfCancellationRequested();
+        var r = await EdgeAgent.TestSupport.Mosquitto.ChildProcess.RunAsync("dotnet", [RepoLayout.HubDll, .. arguments], timeout: TimeSpan.FromMinutes(2)).ConfigureAwait(false);
+        if (r.ExitCode != 0) throw new InvalidOperationException($"edgehub {string.Join(' ', arguments)} failed ({r.ExitCode}): {r.StandardError}{r.StandardOutput}");
+        return r.StandardOutput;
     }
 
     /// <summary>SIGKILL: a crashed hub (its unacknowledged messages must come back from the broker).</summary>

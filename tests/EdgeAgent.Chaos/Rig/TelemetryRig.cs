@@ -49,16 +49,7 @@ public sealed class TelemetryRig : IAsyncDisposable
 
     public static async Task<TelemetryRig> StartAsync(ChaosRun run, Options options, CancellationToken ct)
     {
-        // Persistence on, like a deployment: sessions and queued QoS 1 messages survive a restart.
-        // EDGEAGENT_CHAOS_BROKER_DEBUG=1 logs every packet to mosquitto-debug.log in the log directory
-        // (a file survives SIGKILL; the broker's block-buffered stdout does not).
-        var debug = Environment.GetEnvironmentVariable("EDGEAGENT_CHAOS_BROKER_DEBUG") == "1";
-        var extra = new List<string>();
-        if (debug) extra.AddRange(["log_type all", $"log_dest file {Path.Combine(run.LogDirectory, "mosquitto-debug.log")}"]);
-        // EDGEAGENT_CHAOS_BROKER_SAVE_EACH_CHANGE=1: Mosquitto writes its persistence file after every change
-        // (autosave_on_changes), the most durable broker configuration (docs/CHAOS.md, bug 3).
-        if (Environment.GetEnvironmentVariable("EDGEAGENT_CHAOS_BROKER_SAVE_EACH_CHANGE") == "1") extra.AddRange(["autosave_on_changes true", "autosave_interval 1"]);
-        var broker = await MosquittoBroker.StartAsync(new MosquittoBrokerOptions { Persistence = true, ExtraConfig = extra }).ConfigureAwait(false);
+        var broker = await StartBrokerAsync(run).ConfigureAwait(false);
         TcpChaosProxy? proxy = null;
         HubProcess? hub = null;
         try
@@ -88,6 +79,23 @@ public sealed class TelemetryRig : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The suite's Mosquitto: persistence on, like a deployment (sessions and queued QoS 1 messages survive a
+    /// restart), with the debug switches of docs/CHAOS.md read from the environment.
+    /// </summary>
+    public static Task<MosquittoBroker> StartBrokerAsync(ChaosRun run)
+    {
+        // EDGEAGENT_CHAOS_BROKER_DEBUG=1 logs every packet to mosquitto-debug.log in the log directory
+        // (a file survives SIGKILL; the broker's block-buffered stdout does not).
+        var debug = Environment.GetEnvironmentVariable("EDGEAGENT_CHAOS_BROKER_DEBUG") == "1";
+        var extra = new List<string>();
+        if (debug) extra.AddRange(["log_type all", $"log_dest file {Path.Combine(run.LogDirectory, "mosquitto-debug.log")}"]);
+        // EDGEAGENT_CHAOS_BROKER_SAVE_EACH_CHANGE=1: Mosquitto writes its persistence file after every change
+        // (autosave_on_changes), the most durable broker configuration (docs/CHAOS.md, bug 3).
+        if (Environment.GetEnvironmentVariable("EDGEAGENT_CHAOS_BROKER_SAVE_EACH_CHANGE") == "1") extra.AddRange(["autosave_on_changes true", "autosave_interval 1"]);
+        return MosquittoBroker.StartAsync(new MosquittoBrokerOptions { Persistence = true, ExtraConfig = extra });
+    }
+
     /// <summary>Lets the agent work (telemetry flowing) for <paramref name="duration"/>.</summary>
     public static Task LoadAsync(TimeSpan duration, CancellationToken ct) => Task.Delay(duration, ct);
 
@@ -114,75 +122,42 @@ public sealed class TelemetryRig : IAsyncDisposable
     /// </param>
     public async Task<DeliveryReport> VerifyRecoveryAsync(TimeSpan recoveryTimeout, CancellationToken ct, bool cleanExitExpected = true)
     {
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        JsonElement? status = null;
-        string last = "no answer";
-        bool recovered = false;
-        while (clock.Elapsed < recoveryTimeout)
-        {
-            if (!Agent.IsRunning)
-            {
-                // It cannot recover by itself any more; say how it ended instead of waiting out the timeout.
-                last = $"the agent process exited by itself with code {Agent.ExitCode} (see agent.log)";
-                break;
-            }
-            status = await Agent.StatusAsync(ct).ConfigureAwait(false);
-            if (status is { } s)
-            {
-                var agent = s.GetProperty("agent");
-                var mqtt = agent.GetProperty("mqtt").GetString();
-                bool ready = s.GetProperty("host").GetProperty("ready").GetBoolean();
-                long depth = agent.GetProperty("outboxDepth").GetInt64();
-                var model = agent.GetProperty("model");
-                string served = model.ValueKind == JsonValueKind.Object ? $"{model.GetProperty("name").GetString()} {model.GetProperty("version").GetString()}" : "none";
-                last = $"ready={ready} mqtt={mqtt} depth={depth} model={served}";
-                if (ready && mqtt == "Connected" && depth <= RecoveredDepth && served == $"{AgentDaemon.ModelName} {AgentDaemon.ModelVersion}")
-                {
-                    recovered = true;
-                    break;
-                }
-            }
-            await Task.Delay(500, ct).ConfigureAwait(false);
-        }
-        Run.Log($"recovery: {(recovered ? "yes" : "NO")} after {clock.Elapsed.TotalSeconds:0.0} s ({last})");
+        var (recovered, status, last, elapsed) = await Agent.WaitForRecoveryAsync($"{AgentDaemon.ModelName} {AgentDaemon.ModelVersion}", RecoveredDepth, recoveryTimeout, ct).ConfigureAwait(false);
+        Run.Log($"recovery: {(recovered ? "yes" : "NO")} after {elapsed.TotalSeconds:0.0} s ({last})");
         Run.Check(recovered, $"the agent did not recover by itself within {recoveryTimeout.TotalSeconds:0} s of the fault ending: {last}");
         Run.Check(Agent.IsRunning, "the agent process is not running");
         if (status is { } st) await File.WriteAllTextAsync(Path.Combine(Run.LogDirectory, "agent-status.json"), st.ToString(), ct).ConfigureAwait(false);
-        RecoverySeconds = clock.Elapsed.TotalSeconds;
+        RecoverySeconds = elapsed.TotalSeconds;
 
         int exit = await Agent.StopAsync().ConfigureAwait(false);
         if (cleanExitExpected) Run.Check(exit == 0, $"the agent exited with {exit} on SIGTERM (expected 0)");
         else Run.Log($"agent exit code on SIGTERM: {exit} (not checked under libfaketime)");
 
         // The hub may still be draining what the broker holds for it.
-        DeliveryReport report = DeliveryCheck.Run(Hub.StorePath, Agent.OutboxPath, DeviceId, Witness.CommittedAtLeast);
-        var catchUp = DateTime.UtcNow.AddSeconds(Run.IsShort ? 15 : 30);
-        while (report.Missing > 0 && DateTime.UtcNow < catchUp)
-        {
-            await Task.Delay(500, ct).ConfigureAwait(false);
-            report = DeliveryCheck.Run(Hub.StorePath, Agent.OutboxPath, DeviceId, Witness.CommittedAtLeast);
-        }
+        await DeliveryCheck.AwaitCatchUpAsync(Hub.StorePath, Agent.OutboxPath, DeviceId, Witness, TimeSpan.FromSeconds(Run.IsShort ? 15 : 30), ct).ConfigureAwait(false);
         await Hub.StopAsync().ConfigureAwait(false);
-        report = DeliveryCheck.Run(Hub.StorePath, Agent.OutboxPath, DeviceId, Witness.CommittedAtLeast);
-        foreach (var p in report.Problems()) Run.Fail(p);
-        foreach (var b in report.Boots)
-            Run.Log($"boot {b.BootId[..8]}: max seq {b.MaxSeq}, at hub {b.AtHub}, pending {b.Pending}, tombstoned {b.Tombstoned}, witnessed ≥ {b.WitnessedCommitted}, missing {b.Missing.Sum(m => m.To - m.From + 1)}");
-        foreach (var (name, path) in new[] { ("outbox", Agent.OutboxPath), ("hub store", Hub.StorePath) })
+        var report = DeliveryCheck.Judge(Run, Hub.StorePath, Agent.OutboxPath, DeviceId, Witness);
+        CheckIntegrity(Run, ("outbox", Agent.OutboxPath), ("hub store", Hub.StorePath));
+        return report;
+    }
+
+    /// <summary>Records a problem for every SQLite file that fails <c>PRAGMA integrity_check</c>.</summary>
+    public static void CheckIntegrity(ChaosRun run, params (string Name, string Path)[] files)
+    {
+        foreach (var (name, path) in files)
         {
             var integrity = SqliteFiles.IntegrityProblems(path);
-            Run.Check(integrity.Count == 0, $"{name} {path} fails PRAGMA integrity_check: {string.Join("; ", integrity.Take(3))}");
+            run.Check(integrity.Count == 0, $"{name} {path} fails PRAGMA integrity_check: {string.Join("; ", integrity.Take(3))}");
         }
-        Run.Log("delivery: " + report.Figures);
-        return report;
     }
 
     /// <summary>Seconds the agent took to recover in <see cref="VerifyRecoveryAsync"/>.</summary>
     public double RecoverySeconds { get; private set; }
 
     /// <summary>Copies the broker's log into the log directory (the broker fixture keeps it in memory).</summary>
-    private async Task SaveBrokerLogAsync()
+    public static async Task SaveBrokerLogAsync(ChaosRun run, MosquittoBroker broker)
     {
-        try { await File.WriteAllTextAsync(Path.Combine(Run.LogDirectory, "mosquitto.log"), Broker.Log).ConfigureAwait(false); }
+        try { await File.WriteAllTextAsync(Path.Combine(run.LogDirectory, "mosquitto.log"), broker.Log).ConfigureAwait(false); }
         catch (IOException) { }
     }
 
@@ -200,7 +175,7 @@ public sealed class TelemetryRig : IAsyncDisposable
         await Try(() => Hub.DisposeAsync());
         if (Proxy is not null) await Try(() => Proxy.DisposeAsync());
         await Try(() => Broker.DisposeAsync());
-        await SaveBrokerLogAsync().ConfigureAwait(false); // after the stop: the broker's stdout is block-buffered
+        await SaveBrokerLogAsync(Run, Broker).ConfigureAwait(false); // after the stop: the broker's stdout is block-buffered
         if (failures.Count > 0) throw new AggregateException("tearing the chaos rig down failed", failures);
     }
 }

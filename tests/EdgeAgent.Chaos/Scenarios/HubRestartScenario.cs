@@ -26,7 +26,7 @@ public sealed class HubRestartScenario : IChaosScenario
             await rig.Hub.KillAsync();
             run.Log($"round {round}: hub SIGKILLed; down for {down.TotalMilliseconds:0} ms");
             await Task.Delay(down, ct);
-            startFailures += await StartHubAsync(rig, run, round, ct);
+            startFailures += await StartHubAsync(rig.Hub, run, round, ct);
             run.Log($"round {round}: hub answering again");
         }
         await TelemetryRig.LoadAsync(TimeSpan.FromSeconds(2), ct);
@@ -39,18 +39,18 @@ public sealed class HubRestartScenario : IChaosScenario
     /// systemd's <c>Restart=always</c> would (three tries) so the delivery check still gets its figures.
     /// Returns how many starts failed.
     /// </summary>
-    private static async Task<int> StartHubAsync(TelemetryRig rig, ChaosRun run, int round, CancellationToken ct)
+    internal static async Task<int> StartHubAsync(HubProcess hub, ChaosRun run, int round, CancellationToken ct)
     {
         for (int attempt = 1; ; attempt++)
         {
             try
             {
-                await rig.Hub.StartAgainAsync(ct);
+                await hub.StartAgainAsync(ct);
                 return attempt - 1;
             }
             catch (InvalidOperationException e) when (attempt < 3)
             {
-                var log = await File.ReadAllLinesAsync(Path.Combine(run.LogDirectory, "hub", "hub.log"), ct);
+                var log = await File.ReadAllLinesAsync(Path.Combine(Path.GetDirectoryName(hub.StorePath)!, "hub.log"), ct);
                 var cause = log.LastOrDefault(l => l.Contains("Exception:", StringComparison.Ordinal))?.Trim() ?? "no exception in hub.log";
                 run.Fail($"round {round}: {e.Message.Split(';')[0]} ({cause})");
             }
