@@ -78,18 +78,7 @@ public sealed class MqttClient : IAsyncDisposable
     public Func<MqttApplicationMessage, CancellationToken, ValueTask>? MessageHandler
     {
         get => Volatile.Read(ref _messageHandler);
-        set
-        {
-            lock (_sync)
-            {
-                if (value is not null && _messageBatchHandler is not null)
-                {
-                    throw new InvalidOperationException("MessageBatchHandler is already set: a client delivers either one message at a time (MessageHandler) or in batches (MessageBatchHandler), not both. Clear MessageBatchHandler first.");
-                }
-
-                Volatile.Write(ref _messageHandler, value);
-            }
-        }
+        set => SetHandler(ref _messageHandler, value, nameof(MessageBatchHandler));
     }
 
     /// <summary>
@@ -111,17 +100,22 @@ public sealed class MqttClient : IAsyncDisposable
     public Func<IReadOnlyList<MqttApplicationMessage>, CancellationToken, ValueTask>? MessageBatchHandler
     {
         get => Volatile.Read(ref _messageBatchHandler);
-        set
-        {
-            lock (_sync)
-            {
-                if (value is not null && _messageHandler is not null)
-                {
-                    throw new InvalidOperationException("MessageHandler is already set: a client delivers either one message at a time (MessageHandler) or in batches (MessageBatchHandler), not both. Clear MessageHandler first.");
-                }
+        set => SetHandler(ref _messageBatchHandler, value, nameof(MessageHandler));
+    }
 
-                Volatile.Write(ref _messageBatchHandler, value);
+    /// <summary>Sets one of the two handlers, refusing it while the other (<paramref name="other"/>) is set.</summary>
+    private void SetHandler<T>(ref T? handler, T? value, string other)
+        where T : class
+    {
+        lock (_sync)
+        {
+            bool otherSet = other == nameof(MessageHandler) ? _messageHandler is not null : _messageBatchHandler is not null;
+            if (value is not null && otherSet)
+            {
+                throw new InvalidOperationException($"{other} is already set: a client delivers either one message at a time (MessageHandler) or in batches (MessageBatchHandler), not both. Clear {other} first.");
             }
+
+            Volatile.Write(ref handler, value);
         }
     }
 

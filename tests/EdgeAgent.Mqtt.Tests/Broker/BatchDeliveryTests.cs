@@ -96,10 +96,13 @@ public sealed class BatchDeliveryTests
         }
     }
 
-    private static async Task WaitQueuedAsync(MqttClient client, int count)
+    private static Task WaitQueuedAsync(MqttClient client, int count) => UntilAsync(() => client.InboundQueued >= count);
+
+    /// <summary>Polls <paramref name="condition"/> until it holds (the client writes and the broker sends on their own threads).</summary>
+    private static async Task UntilAsync(Func<bool> condition)
     {
         using var cts = new CancellationTokenSource(TestClient.Patience);
-        while (client.InboundQueued < count)
+        while (!condition())
         {
             await Task.Delay(10, cts.Token);
         }
@@ -209,25 +212,13 @@ public sealed class BatchDeliveryTests
 
         batches.Release(0);
         Assert.Equal(20, (await batches.CallAsync(1)).Count);
-        using (var cts = new CancellationTokenSource(TestClient.Patience))
-        {
-            while (Acks().Count == 0)
-            {
-                await Task.Delay(10, cts.Token); // the writer sends the PUBACK on its own thread
-            }
-        }
+        await UntilAsync(() => Acks().Count > 0); // the writer sends the PUBACK on its own thread
 
         Assert.Single(Acks()); // the first message only: the batch of 20 is still in the handler
         var first = Acks();
 
         batches.Release(1);
-        using (var cts = new CancellationTokenSource(TestClient.Patience))
-        {
-            while (Acks().Count < 21)
-            {
-                await Task.Delay(10, cts.Token);
-            }
-        }
+        await UntilAsync(() => Acks().Count >= 21);
 
         // Mosquitto numbers its outgoing publishes upwards from 1: PUBACKs follow the arrival order.
         var acks = Acks();
@@ -258,21 +249,7 @@ public sealed class BatchDeliveryTests
         Assert.Equal(Numbered(2, 10), await batches.CallAsync(1));
         batches.Release(1);                    // this call throws
 
-        using (var cts = new CancellationTokenSource(TestClient.Patience))
-        {
-            while (true)
-            {
-                lock (failures)
-                {
-                    if (failures.Count == 10)
-                    {
-                        break;
-                    }
-                }
-
-                await Task.Delay(10, cts.Token);
-            }
-        }
+        await UntilAsync(() => { lock (failures) { return failures.Count == 10; } });
 
         lock (failures)
         {
@@ -319,19 +296,7 @@ public sealed class BatchDeliveryTests
         await WaitQueuedAsync(client, 3);
         batches.ReleaseAllFrom(0);
         Assert.Equal(["a", "b"], await batches.CallAsync(1));
-        using var cts = new CancellationTokenSource(TestClient.Patience);
-        while (true)
-        {
-            lock (sent)
-            {
-                if (sent.OfType<PublishResponsePacket>().Count(p => p.Kind == MqttPacketType.PubAck) == 4)
-                {
-                    break;
-                }
-            }
-
-            await Task.Delay(10, cts.Token);
-        }
+        await UntilAsync(() => { lock (sent) { return sent.OfType<PublishResponsePacket>().Count(p => p.Kind == MqttPacketType.PubAck) == 4; } });
     }
 
     [Fact]
