@@ -57,6 +57,9 @@ public sealed class ChaosScenarioTests(ITestOutputHelper output)
 
     [Fact]
     public Task A_hub_killed_mid_rollout_resumes_it_after_restart_and_every_device_commits_without_losing_events() => AssertPassesAsync("rollout-hub-restart");
+
+    [Fact]
+    public Task A_rollout_through_a_corrupting_mirror_is_refused_on_the_devices_and_completes_once_the_mirror_heals() => AssertPassesAsync("rollout-corrupt-mirror");
 }
 
 /// <summary>Scenarios run one at a time: each starts brokers, hubs and agents, and CI has two cores.</summary>

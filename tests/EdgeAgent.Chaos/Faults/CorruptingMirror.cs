@@ -26,13 +26,16 @@ public enum MirrorCorruption
 /// <summary>
 /// A real HTTP/1.1 mirror on loopback serving a TUF repository (metadata untouched) whose bundle
 /// bodies can be corrupted (<see cref="Corruption"/>), throttled (<see cref="BytesPerSecond"/>, so a
-/// SIGKILL lands mid-download) and resumed with <c>Range: bytes=N-</c>. Thread-safe.
+/// SIGKILL lands mid-download) and resumed with <c>Range: bytes=N-</c>. With <see cref="Upstream"/> it is
+/// a mirror in front of a live server (the hub's <c>/tuf/</c>): paths it does not hold are fetched there on
+/// every request. Thread-safe.
 /// </summary>
 public sealed class CorruptingMirror : IAsyncDisposable
 {
     private readonly HttpListener _listener = new();
     private readonly Task _loop;
     private readonly ConcurrentDictionary<string, byte[]> _files = new(StringComparer.Ordinal);
+    private readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(30) };
     private long _corruptedBodies, _requests;
 
     public CorruptingMirror(int seed)
@@ -46,6 +49,14 @@ public sealed class CorruptingMirror : IAsyncDisposable
     }
 
     public Uri BaseUri { get; }
+
+    /// <summary>
+    /// The server this mirror fronts, or null (serve only what <see cref="Load"/> gave). Uncorrupted, a request is relayed
+    /// as it streams, Range header included, so a server killed mid-transfer cuts the client's download as it would
+    /// through a real mirror or proxy; a corrupted one is fetched whole, then damaged and served. 502 while the server
+    /// does not answer.
+    /// </summary>
+    public Uri? Upstream { get; set; }
     public int Seed { get; }
     public volatile MirrorCorruption Corruption;
     public byte[]? SubstituteBody { get; set; }
@@ -58,9 +69,12 @@ public sealed class CorruptingMirror : IAsyncDisposable
         foreach (var (k, v) in files) _files[k] = v;
     }
 
+    /// <summary>Bundles are what the mirror damages and throttles: everything under <c>targets/</c> it was loaded with, any <c>.bundle</c> it relays.</summary>
+    private static bool IsBundle(string path) => path.StartsWith("targets/", StringComparison.Ordinal) || path.EndsWith(".bundle", StringComparison.Ordinal);
+
     private byte[] Body(string path, byte[] file)
     {
-        if (!path.StartsWith("targets/", StringComparison.Ordinal) || Corruption == MirrorCorruption.None) return file;
+        if (!IsBundle(path) || Corruption == MirrorCorruption.None) return file;
         Interlocked.Increment(ref _corruptedBodies);
         var rng = new Random(HashCode.Combine(Seed, path.Length, (int)Corruption));
         var body = (byte[])file.Clone();
@@ -99,11 +113,20 @@ public sealed class CorruptingMirror : IAsyncDisposable
         try
         {
             string path = context.Request.Url!.AbsolutePath.TrimStart('/');
-            if (!_files.TryGetValue(path, out var file))
+            if (!_files.TryGetValue(path, out byte[]? file))
             {
-                response.StatusCode = 404;
-                response.Close();
-                return;
+                if (Upstream is not null && Corruption == MirrorCorruption.None)
+                {
+                    await RelayAsync(context, path).ConfigureAwait(false);
+                    return;
+                }
+                file = Upstream is null ? null : await FetchAsync(path).ConfigureAwait(false);
+                if (file is null)
+                {
+                    response.StatusCode = Upstream is null ? 404 : 502;
+                    response.Close();
+                    return;
+                }
             }
             var body = Body(path, file);
             long start = 0;
@@ -122,26 +145,76 @@ public sealed class CorruptingMirror : IAsyncDisposable
             response.Headers["Accept-Ranges"] = "bytes";
             response.ContentType = "application/octet-stream";
             response.ContentLength64 = body.Length - start;
-            var clock = System.Diagnostics.Stopwatch.StartNew();
-            long sent = 0;
-            const int piece = 8 * 1024;
-            while (start + sent < body.Length)
-            {
-                int n = (int)Math.Min(piece, body.Length - start - sent);
-                await response.OutputStream.WriteAsync(body.AsMemory((int)(start + sent), n)).ConfigureAwait(false);
-                sent += n;
-                if (BytesPerSecond is { } bps && path.StartsWith("targets/", StringComparison.Ordinal))
-                {
-                    var due = TimeSpan.FromSeconds((double)sent / bps) - clock.Elapsed;
-                    if (due > TimeSpan.Zero) await Task.Delay(due).ConfigureAwait(false);
-                }
-            }
+            await CopyAsync(new MemoryStream(body, (int)start, (int)(body.Length - start), writable: false), response, path).ConfigureAwait(false);
             response.Close();
         }
-        catch (Exception e) when (e is HttpListenerException or IOException or ObjectDisposedException or InvalidOperationException)
+        catch (Exception e) when (e is HttpListenerException or IOException or ObjectDisposedException or InvalidOperationException or HttpRequestException)
         {
             // The client went away (killed mid-download).
             try { response.Abort(); } catch (ObjectDisposedException) { }
+        }
+    }
+
+    /// <summary>Writes <paramref name="source"/> to the client in 8 KiB pieces, at <see cref="BytesPerSecond"/> for bundles.</summary>
+    private async Task CopyAsync(Stream source, HttpListenerResponse response, string path)
+    {
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var buffer = new byte[8 * 1024];
+        long sent = 0;
+        int n;
+        while ((n = await source.ReadAsync(buffer).ConfigureAwait(false)) > 0)
+        {
+            await response.OutputStream.WriteAsync(buffer.AsMemory(0, n)).ConfigureAwait(false);
+            sent += n;
+            if (BytesPerSecond is { } bps && IsBundle(path))
+            {
+                var due = TimeSpan.FromSeconds((double)sent / bps) - clock.Elapsed;
+                if (due > TimeSpan.Zero) await Task.Delay(due).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Relays one request to <see cref="Upstream"/> as it streams (status, Content-Range, length, body); 502 when it does not answer.</summary>
+    private async Task RelayAsync(HttpListenerContext context, string path)
+    {
+        var response = context.Response;
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(Upstream!, path));
+        if (context.Request.Headers["Range"] is { } range) request.Headers.TryAddWithoutValidation("Range", range);
+        HttpResponseMessage upstream;
+        try
+        {
+            upstream = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+        {
+            response.StatusCode = 502;
+            response.Close();
+            return;
+        }
+        using (upstream)
+        {
+            response.StatusCode = (int)upstream.StatusCode;
+            if (upstream.Content.Headers.ContentRange is { } contentRange) response.Headers["Content-Range"] = contentRange.ToString();
+            if (upstream.Content.Headers.ContentLength is { } length) response.ContentLength64 = length;
+            response.Headers["Accept-Ranges"] = "bytes";
+            response.ContentType = upstream.Content.Headers.ContentType?.ToString() ?? "application/octet-stream";
+            await using var body = await upstream.Content.ReadAsStreamAsync().ConfigureAwait(false);
+            await CopyAsync(body, response, path).ConfigureAwait(false); // the server dying mid-body throws: the client's transfer is cut
+            response.Close();
+        }
+    }
+
+    /// <summary>The whole file from <see cref="Upstream"/>, or null when it does not answer with 200.</summary>
+    private async Task<byte[]?> FetchAsync(string path)
+    {
+        try
+        {
+            using var r = await _http.GetAsync(new Uri(Upstream!, path)).ConfigureAwait(false);
+            return r.IsSuccessStatusCode ? await r.Content.ReadAsByteArrayAsync().ConfigureAwait(false) : null;
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException or IOException)
+        {
+            return null;
         }
     }
 
@@ -157,5 +230,6 @@ public sealed class CorruptingMirror : IAsyncDisposable
         _listener.Stop();
         _listener.Close();
         await _loop.ConfigureAwait(false);
+        _http.Dispose();
     }
 }

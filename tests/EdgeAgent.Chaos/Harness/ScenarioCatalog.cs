@@ -21,6 +21,7 @@ public static class ScenarioCatalog
         new(new UpdateKillScenario(), 4, 40),
         new(new RolloutBrokerKillScenario(), 2, 3),
         new(new RolloutHubRestartScenario(), 1, 3),
+        new(new RolloutCorruptMirrorScenario(), 1, 1),
     ];
 
     public static CatalogEntry Find(string name) =>

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using EdgeAgent.Chaos.Checks;
+using EdgeAgent.Chaos.Faults;
 using EdgeAgent.Chaos.Harness;
 using EdgeAgent.Demo;
 using EdgeAgent.TestSupport.Mosquitto;
@@ -37,11 +38,12 @@ public sealed class RolloutRig : IAsyncDisposable
 
     private readonly HubApi _api;
 
-    private RolloutRig(ChaosRun run, MosquittoBroker broker, HubProcess hub, HubApi api, IReadOnlyList<RolloutDevice> devices, long v2BundleBytes)
+    private RolloutRig(ChaosRun run, MosquittoBroker broker, HubProcess hub, CorruptingMirror mirror, HubApi api, IReadOnlyList<RolloutDevice> devices, long v2BundleBytes)
     {
         Run = run;
         Broker = broker;
         Hub = hub;
+        Mirror = mirror;
         _api = api;
         Devices = devices;
         V2BundleBytes = v2BundleBytes;
@@ -50,6 +52,14 @@ public sealed class RolloutRig : IAsyncDisposable
     public ChaosRun Run { get; }
     public MosquittoBroker Broker { get; }
     public HubProcess Hub { get; }
+
+    /// <summary>
+    /// The mirror the devices download bundles through (their <c>targetBaseUrl</c>; metadata comes from the hub itself):
+    /// relays the hub's <c>/tuf/</c> as it streams at <see cref="Options.DownloadBytesPerSecond"/>, so a download takes
+    /// seconds and a fault can land in it; set <see cref="CorruptingMirror.Corruption"/> to damage what it serves.
+    /// </summary>
+    public CorruptingMirror Mirror { get; }
+
     public IReadOnlyList<RolloutDevice> Devices { get; }
 
     /// <summary>Length of the signed 2.0.0 bundle every device downloads.</summary>
@@ -69,6 +79,9 @@ public sealed class RolloutRig : IAsyncDisposable
         /// </summary>
         public TimeSpan ObserveWindow { get; init; } = TimeSpan.FromSeconds(8);
 
+        /// <summary>The mirror's rate per bundle download: 400 kB/s makes the 1.1 MB bundle take about 3 s, like a slow link.</summary>
+        public long DownloadBytesPerSecond { get; init; } = 400_000;
+
         /// <summary>Model size of release 2.0.0 (its int8 weights; the bundle is a little larger).</summary>
         public long V2ModelBytes { get; init; } = 1_000_000;
     }
@@ -80,6 +93,7 @@ public sealed class RolloutRig : IAsyncDisposable
         var broker = await TelemetryRig.StartBrokerAsync(run).ConfigureAwait(false);
         HubProcess? hub = null;
         HubApi? api = null;
+        CorruptingMirror? mirror = null;
         var devices = new List<RolloutDevice>();
         try
         {
@@ -100,7 +114,8 @@ public sealed class RolloutRig : IAsyncDisposable
             long v2Bytes = await PublishAsync(api, second, ct).ConfigureAwait(false);
             run.Log($"hub :{hub.Port} publishes {RolloutReleases.Family} 1.0.0 and 2.0.0 (model {second.Onnx.Length:N0} bytes, signed bundle {v2Bytes:N0} bytes)");
 
-            var updates = UpdatesJson(hub.BaseUri, Path.Combine(keys, "online", "1.root.json"), options.ObserveWindow);
+            mirror = new CorruptingMirror(run.Seed) { Upstream = hub.BaseUri, BytesPerSecond = options.DownloadBytesPerSecond };
+            var updates = UpdatesJson(hub.BaseUri, mirror.BaseUri, Path.Combine(keys, "online", "1.root.json"), options.ObserveWindow);
             foreach (var id in ids)
             {
                 var agent = await AgentDaemon.CreateAsync(run.Subdirectory(Path.Combine("devices", id)), new AgentDaemon.Options
@@ -116,7 +131,7 @@ public sealed class RolloutRig : IAsyncDisposable
             }
             foreach (var d in devices) await d.Witness.WaitForBootAsync(null, TimeSpan.FromSeconds(60), ct).ConfigureAwait(false);
             run.Log($"rig up: broker :{broker.Port}, hub :{hub.Port}, devices {string.Join(", ", devices.Select(d => $"{d.Id} (pid {d.Agent.ProcessId})"))}, no model installed yet");
-            return new RolloutRig(run, broker, hub, api, devices, v2Bytes);
+            return new RolloutRig(run, broker, hub, mirror, api, devices, v2Bytes);
         }
         catch
         {
@@ -126,6 +141,7 @@ public sealed class RolloutRig : IAsyncDisposable
                 await d.Agent.DisposeAsync().ConfigureAwait(false);
             }
             api?.Dispose();
+            if (mirror is not null) await mirror.DisposeAsync().ConfigureAwait(false);
             if (hub is not null) await hub.DisposeAsync().ConfigureAwait(false);
             await broker.DisposeAsync().ConfigureAwait(false);
             throw;
@@ -133,15 +149,15 @@ public sealed class RolloutRig : IAsyncDisposable
     }
 
     /// <summary>
-    /// The daemons' <c>updates</c> section, as tools/EdgeAgent.Demo writes it, with short timings so a rollout takes
+    /// The daemons' <c>updates</c> section, as tools/EdgeAgent.Demo writes it (targets through <paramref name="mirror"/>), with short timings so a rollout takes
     /// seconds: a poll every 3 s besides the fleet hint, quick retries, a health window of <paramref name="observe"/> with at
     /// least 3 inferences per second of it (the sensor gives 10).
     /// The collapse and low-confidence criteria are off: the generated models are not trained on what the synthetic
     /// sensor produces, and the suite judges transport and state, not model quality (error rate and latency stay armed).
     /// </summary>
-    private static string UpdatesJson(Uri hub, string trustedRoot, TimeSpan observe) => $$"""
+    private static string UpdatesJson(Uri hub, Uri mirror, string trustedRoot, TimeSpan observe) => $$"""
         {
-            "metadataUrl": "{{hub}}tuf/metadata/", "targetBaseUrl": "{{hub}}tuf/targets/", "trustedRoot": "{{trustedRoot}}",
+            "metadataUrl": "{{hub}}tuf/metadata/", "targetBaseUrl": "{{mirror}}tuf/targets/", "trustedRoot": "{{trustedRoot}}",
             "hardwareId": "{{RolloutReleases.HardwareId}}", "pollInterval": "3s", "retryInitial": "500ms", "retryMax": "4s",
             "observeWindow": "{{observe.TotalSeconds:0}}s", "observeMinCalls": {{(int)(observe.TotalSeconds * 3)}}, "observeMaxWindow": "60s", "latencyRuns": 50,
             "collapseShare": 1, "maxLowConfidenceShare": 1
@@ -187,6 +203,9 @@ public sealed class RolloutRig : IAsyncDisposable
         Run.Log($"1.0.0 installed through rollout {id} on every device in {clock.Elapsed.TotalSeconds:0.0} s");
     }
 
+    /// <summary>The id of the rollout <see cref="StartRolloutAsync"/> started last, or null.</summary>
+    public string? LastRolloutId { get; private set; }
+
     /// <summary>Starts a one-step rollout of <paramref name="version"/> to the whole cohort; returns its id.</summary>
     /// <remarks>No bake time; refusal and rollback ratios stay armed; drift, confidence and fallback limits off (generated models).</remarks>
     public async Task<string> StartRolloutAsync(string version, CancellationToken ct)
@@ -200,6 +219,7 @@ public sealed class RolloutRig : IAsyncDisposable
             ["thresholds"] = new JsonObject { ["maxDriftPsi"] = null, ["minMeanConfidence"] = null, ["maxFallbackRate"] = null },
         }, ct).ConfigureAwait(false);
         var id = (string?)created?["id"] ?? throw new InvalidOperationException("the hub created a rollout without an id");
+        LastRolloutId = id;
         Run.Log($"rollout {id} of {RolloutReleases.Family} {version} started");
         return id;
     }
@@ -216,6 +236,33 @@ public sealed class RolloutRig : IAsyncDisposable
         {
             return new RolloutProgress("unreachable", "{}", e.Message);
         }
+    }
+
+    /// <summary>
+    /// The course of the fault scenarios: 1.0.0 installed by a rollout, a second of load, then the rollout of 2.0.0 with
+    /// <see cref="ChaosRun.Rounds"/> faults. Round 1 comes a seeded 0..<paramref name="firstWithinMs"/> ms after the start
+    /// (fleet hint, metadata, the throttled download), later rounds 0.5–2 s (short) or 0.5–3 s after the previous fault
+    /// ended (the health window, commit reports, the engine's decision). Before each fault the devices' own update phases
+    /// are recorded; <paramref name="inject"/> gets the round and a description of the moment, injects the fault and
+    /// returns when it is over.
+    /// </summary>
+    /// <returns>The rollout's id and, per round, where the devices were when the fault began.</returns>
+    public async Task<(string RolloutId, IReadOnlyList<string> Landed)> RolloutWithFaultsAsync(int firstWithinMs, Func<int, string, Task> inject, CancellationToken ct)
+    {
+        await InstallFirstReleaseAsync(ct).ConfigureAwait(false);
+        await TelemetryRig.LoadAsync(TimeSpan.FromSeconds(1), ct).ConfigureAwait(false);
+        var id = await StartRolloutAsync("2.0.0", ct).ConfigureAwait(false);
+        var landed = new List<string>();
+        for (int round = 1; round <= Run.Rounds; round++)
+        {
+            var wait = TimeSpan.FromMilliseconds(round == 1 ? Run.Random.Next(0, firstWithinMs) : Run.Random.Next(500, Run.IsShort ? 2000 : 3000));
+            await Task.Delay(wait, ct).ConfigureAwait(false);
+            var hub = await ProgressAsync(id, ct).ConfigureAwait(false);
+            var phases = await DevicePhasesAsync(ct).ConfigureAwait(false);
+            landed.Add(phases);
+            await inject(round, $"{wait.TotalMilliseconds:0} ms after {(round == 1 ? "the rollout started" : "the last fault ended")}, devices {phases}, hub: rollout {hub.State} {hub.DeviceStates}").ConfigureAwait(false);
+        }
+        return (id, landed);
     }
 
     /// <summary>Where each device's update is right now, from the daemons themselves (e.g. <c>chaos-ro-1:downloading chaos-ro-2:observing</c>).</summary>
@@ -256,13 +303,15 @@ public sealed class RolloutRig : IAsyncDisposable
         Run.Check(end.State == "completed", $"rollout {rolloutId} is {end.State} {rolloutSeconds:0} s after the last fault (expected completed): {end.Reason} {end.DeviceStates}");
 
         double slowest = 0;
+        // A rollout that ended otherwise (halted, rolled back) will not bring the devices to the version: a short look each.
+        var deviceTimeout = TimeSpan.FromSeconds(end.State == "completed" ? 60 : 10);
         foreach (var d in Devices)
         {
             var (recovered, status, last, elapsed) = await d.Agent.WaitForRecoveryAsync($"{RolloutReleases.Family} {version}", TelemetryRig.RecoveredDepth,
-                TimeSpan.FromSeconds(60), ct, requireCommitted: true).ConfigureAwait(false);
+                deviceTimeout, ct, requireCommitted: true).ConfigureAwait(false);
             slowest = Math.Max(slowest, elapsed.TotalSeconds);
             Run.Log($"{d.Id}: {(recovered ? "serving" : "NOT serving")} {RolloutReleases.Family} {version} committed after {elapsed.TotalSeconds:0.0} s ({last})");
-            Run.Check(recovered, $"{d.Id} did not serve {RolloutReleases.Family} {version} committed with MQTT connected and its backlog drained within 60 s: {last}");
+            Run.Check(recovered, $"{d.Id} did not serve {RolloutReleases.Family} {version} committed with MQTT connected and its backlog drained within {deviceTimeout.TotalSeconds:0} s: {last}");
             if (status is { } s) await File.WriteAllTextAsync(Path.Combine(Path.GetDirectoryName(d.Agent.ConfigPath)!, "agent-status.json"), s.ToString(), ct).ConfigureAwait(false);
         }
         foreach (var d in Devices)
@@ -334,6 +383,7 @@ public sealed class RolloutRig : IAsyncDisposable
             await Try(() => d.Agent.DisposeAsync());
         }
         _api.Dispose();
+        await Try(() => Mirror.DisposeAsync());
         await Try(() => Hub.DisposeAsync());
         await Try(() => Broker.DisposeAsync());
         await TelemetryRig.SaveBrokerLogAsync(Run, Broker).ConfigureAwait(false); // after the stop: the broker's stdout is block-buffered

@@ -19,27 +19,16 @@ public sealed class RolloutBrokerKillScenario : IChaosScenario
     public async Task<string> RunAsync(ChaosRun run, CancellationToken ct)
     {
         await using var rig = await RolloutRig.StartAsync(run, new RolloutRig.Options { Devices = run.IsShort ? 2 : 3, ObserveWindow = TimeSpan.FromSeconds(run.IsShort ? 5 : 15) }, ct);
-        await rig.InstallFirstReleaseAsync(ct);
-        await TelemetryRig.LoadAsync(TimeSpan.FromSeconds(1), ct);
-        var id = await rig.StartRolloutAsync("2.0.0", ct);
-        var landed = new List<string>();
-        for (int round = 1; round <= run.Rounds; round++)
+        var (id, landed) = await rig.RolloutWithFaultsAsync(1200, async (round, moment) =>
         {
-            // Seeded moments: the first soon after the start (fleet hint, assignment, download, validation), the others
-            // spread over the health window that follows activation and the commit reports after it.
-            var wait = TimeSpan.FromMilliseconds(round == 1 ? run.Random.Next(100, 1200) : run.Random.Next(500, run.IsShort ? 2000 : 3000));
             var down = TimeSpan.FromMilliseconds(run.Random.Next(500, run.IsShort ? 1500 : 5000));
             bool graceful = round % 3 == 0;
-            await Task.Delay(wait, ct);
-            var before = await rig.ProgressAsync(id, ct);
-            var phases = await rig.DevicePhasesAsync(ct);
             if (graceful) await rig.Broker.StopAsync();
             else await rig.Broker.KillAsync();
-            landed.Add(phases);
-            run.Log($"round {round}: broker {(graceful ? "stopped (SIGTERM)" : "SIGKILLed")} {wait.TotalMilliseconds:0} ms after {(round == 1 ? "the rollout started" : "the last restart")}, devices {phases}, hub: rollout {before.State} {before.DeviceStates}; down for {down.TotalMilliseconds:0} ms");
+            run.Log($"round {round}: broker {(graceful ? "stopped (SIGTERM)" : "SIGKILLed")} {moment}; down for {down.TotalMilliseconds:0} ms");
             await Task.Delay(down, ct);
             await rig.Broker.StartAgainAsync();
-        }
+        }, ct);
         var verdict = await rig.VerifyAsync(id, "2.0.0", TimeSpan.FromSeconds(run.IsShort ? 90 : 120), ct);
         return $"brokerFaults={run.Rounds} {verdict} landedIn=[{string.Join("; ", landed)}]";
     }
