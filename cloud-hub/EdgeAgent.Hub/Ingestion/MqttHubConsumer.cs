@@ -120,7 +120,8 @@ public sealed class MqttHubConsumer(HubOptions options, IHubStore store, Telemet
         {
             if (HubTopics.TryParseDeviceTopic(message.Topic, out var deviceId, out var leaf) && leaf == "status")
             {
-                // Idempotent (an older report is ignored), so a retried batch may apply it again.
+                // Its own small transaction, before the batch's: idempotent (an older report is ignored), so a
+                // retried batch may apply it again; a malformed report parked here would be parked again then.
                 await HandleStatusAsync(message, deviceId, ct);
                 continue;
             }

@@ -54,8 +54,8 @@ public sealed class TelemetryIngestor(IHubStore store, TimeProvider time, ILogge
     /// accepted events, gaps, drift windows, update transitions and parked messages are committed together.
     /// Returns one <see cref="IngestResult"/> per message, in order; the acks in them are valid only because the
     /// call returned. If the store throws, nothing of the batch is stored, the dedup window is reset and the
-    /// exception propagates: acknowledge none of the messages, they come back. Not for concurrent calls that
-    /// share devices (the MQTT consumer calls it sequentially).
+    /// exception propagates: acknowledge none of the messages, they come back. Thread-safe like
+    /// <see cref="IngestAsync"/> (the MQTT consumer calls it sequentially, which keeps the order of messages).
     /// </summary>
     public async Task<IReadOnlyList<IngestResult>> IngestBatchAsync(IReadOnlyList<(string Topic, ReadOnlyMemory<byte> Payload)> messages, CancellationToken ct)
     {
