@@ -317,6 +317,7 @@ public sealed class MqttIngestionTests : IAsyncLifetime
                 await device.PublishAsync(new MqttApplicationMessage { Topic = TelemetryStreams.Topic(id, TelemetryStream.Telemetry), Payload = batch.Payload });
             }
             if (i == 4) await a.PublishAsync(new MqttApplicationMessage { Topic = "edgeagent/v1/line-a/telemetry", Payload = "{broken"u8.ToArray() });
+            if (i == 5) await a.PublishAsync(new MqttApplicationMessage { Topic = "edgeagent/v1/line-a/status", Payload = """{"online":true,"agentVersion":"0.2.0"}"""u8.ToArray() });
             if (i == 6)
             {
                 var resend = encoder.Encode("line-b", TelemetryStream.Telemetry, boot, [Data(5)], T0);
@@ -338,7 +339,9 @@ public sealed class MqttIngestionTests : IAsyncLifetime
         Assert.Equal(Enumerable.Range(1, 8).Select(i => (long)i), acksA.Select(x => x.Ranges[0][0]));
         Assert.Equal([1L, 2L, 3L, 4L, 5L, 6L, 5L, 7L, 8L], acksB.Select(x => x.Ranges[0][0]));
         Assert.True(_hub.Mqtt.LargestBatch > 1, $"messages queued behind the failing store should arrive as one batch (largest {_hub.Mqtt.LargestBatch})");
-        Assert.Equal(17L + 1, _hub.Mqtt.Messages); // 16 events + 1 resend + 1 malformed, each handed over once
+        Assert.Equal(17L + 2, _hub.Mqtt.Messages); // 16 events + 1 resend + 1 malformed + 1 status, each handed over once
+        var status = await _hub.Store.GetDeviceAsync("line-a"); // a status report inside a batch is applied on its own
+        Assert.Equal((true, "0.2.0"), (status!.Online, status.AgentVersion));
     }
 }
 
