@@ -48,11 +48,12 @@ public sealed class RolloutResultTests
         {
             Device("d1", T("2.0.0", "rolled-back", start + 40_000, "outputs collapsed")),
             Device("d2", T("2.0.0", "refused", start + 1_000, "hash mismatch")),
-            // Before this rollout: not its business.
-            Device("d3", T("2.0.0", "refused", start - 1, "earlier")),
+            // Before this rollout, another release, or after the next rollout began: not its business.
+            Device("d3", T("2.0.0", "refused", start - 1, "earlier"), T("1.0.0", "refused", start + 5, "counter"),
+                T("2.0.0", "rolled-back", start + 90_000, "later")),
         };
 
-        var r = Hub("2.0.0").WithDevices(devices, start);
+        var r = Hub("2.0.0").WithDevices(devices, start, untilMs: start + 60_000);
 
         Assert.Equal(1, r.RolledBack);
         Assert.Equal(1, r.Refused);
@@ -63,10 +64,10 @@ public sealed class RolloutResultTests
     [Fact]
     public void The_sized_release_has_about_the_requested_bytes_and_the_first_release_is_small()
     {
-        var sized = FleetReleases.Sized(1_000_000);
+        var sized = FleetReleases.Sized(1_000_000, 10);
         Assert.InRange(sized.Onnx.Length, 950_000, 1_100_000);
         Assert.Equal("2.0.0", sized.Version);
-        Assert.True(FleetReleases.First().Onnx.Length < 50_000);
+        Assert.True(FleetReleases.First(10).Onnx.Length < 50_000);
     }
 
     [Fact]

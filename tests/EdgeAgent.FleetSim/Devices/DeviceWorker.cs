@@ -41,6 +41,15 @@ public sealed class DeviceWorker(WorkerSettings settings)
         using var loggers = LoggerFactory.Create(b => b.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning)
             .AddFilter((_, _, level) => level >= LogLevel.Warning));
         Directory.CreateDirectory(settings.StateRoot);
+        if (settings.Updates is not null)
+        {
+            // Each simulated device stands for a machine with its own threads. Installing a release blocks the installing
+            // thread for a while (ONNX Runtime session, golden vectors, 200 latency runs) — harmless in an agent process,
+            // but 500 devices of one worker activating at once would starve the thread pool, and a starved pool stops
+            // every device's MQTT keep-alive (seen at N = 1,000: the broker dropped 958 devices for silence, docs/FLEET.md).
+            ThreadPool.GetMinThreads(out int workerThreads, out int ioThreads);
+            ThreadPool.SetMinThreads(Math.Max(workerThreads, settings.Count + 32), ioThreads);
+        }
         using var model = settings.Updates is null ? FleetModel.Create(Path.Combine(settings.StateRoot, $"model-{settings.First}"), settings.EnginePerDevice) : null;
         var env = new DeviceEnvironment(settings.BrokerHost, settings.BrokerPort, model, settings.SampleRateHz,
             settings.DriftSnapshotInterval, settings.OutboxBudgetBytes, loggers, settings.Updates);

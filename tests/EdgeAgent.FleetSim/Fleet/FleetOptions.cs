@@ -52,6 +52,9 @@ public sealed record FleetOptions
 
     public bool WithRollout => RolloutModelBytes > 0;
 
+    /// <summary>The rollout step's <c>minDevices</c>: 5 % of the fleet (at least one).</summary>
+    public int RolloutQuorum => Math.Max(1, Devices / 20);
+
     public int EffectiveWorkers => Workers > 0 ? Workers : Math.Max(1, (Devices + 499) / 500);
 
     public IReadOnlyList<string> Validate()

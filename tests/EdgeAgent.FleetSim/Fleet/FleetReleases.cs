@@ -22,15 +22,19 @@ public static class FleetReleases
     public const string Family = "fleet-har";
     private const int Conv1Filters = 128, KernelSize = 5;
 
-    public static FleetRelease First() => Build("1.0.0", 1, new QdqCnn1dOptions { Seed = 7, ModelVersion = 1 });
+    /// <summary>Release 1.0.0, fitted to windows sampled at <paramref name="sampleRateHz"/> (the devices' sensor rate).</summary>
+    public static FleetRelease First(double sampleRateHz) =>
+        Build("1.0.0", 1, new QdqCnn1dOptions { Seed = 7, ModelVersion = 1, SampleRateHz = sampleRateHz });
 
-    /// <summary>Release 2.0.0 with about <paramref name="modelBytes"/> bytes of model.</summary>
-    public static FleetRelease Sized(long modelBytes)
+    /// <summary>Release 2.0.0 with about <paramref name="modelBytes"/> bytes of model, fitted at <paramref name="sampleRateHz"/>.</summary>
+    /// <remarks>Both releases are fitted at the rate the devices sample: the devices' health window rolls back a release whose
+    /// outputs collapse onto one class, and a model fitted at 50 Hz sees 10 Hz windows as one regime.</remarks>
+    public static FleetRelease Sized(long modelBytes, double sampleRateHz)
     {
         int conv2 = (int)Math.Clamp(modelBytes / (Conv1Filters * KernelSize), 32, 100_000);
         return Build("2.0.0", 2, new QdqCnn1dOptions
         {
-            Seed = 11, ModelVersion = 2, Conv1Filters = Conv1Filters, Conv2Filters = conv2, KernelSize = KernelSize,
+            Seed = 11, ModelVersion = 2, Conv1Filters = Conv1Filters, Conv2Filters = conv2, KernelSize = KernelSize, SampleRateHz = sampleRateHz,
             CalibrationSamples = 32, // the C# float reference over 65 M multiply-adds per window: keep generation to seconds
         });
     }

@@ -41,13 +41,17 @@ public sealed record RolloutResult
     public int Refused { get; init; }
     public string? FirstDeviceProblem { get; init; }
 
-    /// <summary>Adds the devices' view of release <see cref="Version"/> (transitions at or after <paramref name="startedAtMs"/>).</summary>
-    public RolloutResult WithDevices(IReadOnlyList<DeviceReport> devices, long startedAtMs)
+    /// <summary>
+    /// Adds the devices' view of release <see cref="Version"/>: its transitions from <paramref name="startedAtMs"/> until
+    /// <paramref name="untilMs"/> (the next rollout's start; what a later rollout does to this release is not this one's).
+    /// </summary>
+    public RolloutResult WithDevices(IReadOnlyList<DeviceReport> devices, long startedAtMs, long untilMs = long.MaxValue)
     {
+        bool Mine(UpdateTransition t) => t.Version == Version && t.AtMs >= startedAtMs && t.AtMs < untilMs;
         List<double> Phase(string to) => devices
-            .Select(d => (d.Updates ?? []).FirstOrDefault(t => t.Version == Version && t.To == to && t.AtMs >= startedAtMs))
+            .Select(d => (d.Updates ?? []).FirstOrDefault(t => Mine(t) && t.To == to))
             .Where(t => t is not null).Select(t => (t!.AtMs - startedAtMs) / 1000.0).ToList();
-        var bad = devices.SelectMany(d => (d.Updates ?? []).Where(t => t.AtMs >= startedAtMs && t.To is "rolled-back" or "refused")
+        var bad = devices.SelectMany(d => (d.Updates ?? []).Where(t => Mine(t) && t.To is "rolled-back" or "refused")
             .Select(t => (d.Id, t))).ToList();
         return this with
         {
@@ -90,11 +94,13 @@ internal sealed class FleetRollouts(HubApi hub, TextWriter progress)
 
     /// <summary>
     /// Starts a rollout of <paramref name="version"/> to every device of the cohort in one step (no bake time; refusal and
-    /// rollback ratios stay armed, the drift/confidence/fallback limits are off: the generated models are not trained on
+    /// rollback ratios stay armed at the hub's defaults, the drift/confidence/fallback limits are off: the generated models are not trained on
     /// what the devices see) and waits until it ends or <paramref name="timeout"/> passes.
     /// </summary>
     /// <returns>The hub's view; <see cref="RolloutResult.WithDevices"/> adds the devices' view later.</returns>
-    public async Task<(RolloutResult Result, long StartedAtMs)> RunAsync(string version, long bundleBytes, TimeSpan timeout, CancellationToken ct)
+    /// <param name="minDevices">The step's quorum: devices that must have committed before it may pass, and before outcome
+    /// ratios are judged (an operator rolling out to 1,000 devices does not let the first report decide).</param>
+    public async Task<(RolloutResult Result, long StartedAtMs)> RunAsync(string version, long bundleBytes, int minDevices, TimeSpan timeout, CancellationToken ct)
     {
         long startedAtMs = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
         var clock = Stopwatch.StartNew();
@@ -103,7 +109,7 @@ internal sealed class FleetRollouts(HubApi hub, TextWriter progress)
             ["family"] = FleetReleases.Family,
             ["version"] = version,
             ["cohort"] = new JsonObject { [CohortLabel] = CohortValue },
-            ["steps"] = new JsonArray(new JsonObject { ["percent"] = 100, ["bakeSeconds"] = 0, ["minDevices"] = 1 }),
+            ["steps"] = new JsonArray(new JsonObject { ["percent"] = 100, ["bakeSeconds"] = 0, ["minDevices"] = minDevices }),
             ["thresholds"] = new JsonObject { ["maxDriftPsi"] = null, ["minMeanConfidence"] = null, ["maxFallbackRate"] = null },
         }, ct).ConfigureAwait(false);
         string id = (string?)created?["id"] ?? throw new HubApiException("the hub created a rollout without an id");

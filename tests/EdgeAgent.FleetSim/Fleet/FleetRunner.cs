@@ -67,8 +67,8 @@ public sealed class FleetRunner(FleetOptions options, TextWriter progress)
             if (rollouts is not null)
             {
                 await rollouts.RegisterDevicesAsync(Enumerable.Range(0, options.Devices).Select(WorkerSettings.DeviceId), ct).ConfigureAwait(false);
-                firstBytes = await rollouts.PublishAsync(FleetReleases.First(), ct).ConfigureAwait(false);
-                rolloutBytes = await rollouts.PublishAsync(FleetReleases.Sized(options.RolloutModelBytes), ct).ConfigureAwait(false);
+                firstBytes = await rollouts.PublishAsync(FleetReleases.First(options.SampleRateHz), ct).ConfigureAwait(false);
+                rolloutBytes = await rollouts.PublishAsync(FleetReleases.Sized(options.RolloutModelBytes, options.SampleRateHz), ct).ConfigureAwait(false);
             }
 
             int per = (options.Devices + options.EffectiveWorkers - 1) / options.EffectiveWorkers;
@@ -101,7 +101,7 @@ public sealed class FleetRunner(FleetOptions options, TextWriter progress)
             (RolloutResult Result, long StartedAtMs)? firstInstall = null, measured = null;
             if (rollouts is not null)
             {
-                firstInstall = await rollouts.RunAsync("1.0.0", firstBytes, options.RolloutTimeout, ct).ConfigureAwait(false);
+                firstInstall = await rollouts.RunAsync("1.0.0", firstBytes, options.RolloutQuorum, options.RolloutTimeout, ct).ConfigureAwait(false);
                 if (firstInstall.Value.Result.State != "completed")
                     throw new InvalidOperationException($"the first install did not complete: {firstInstall.Value.Result.State} {firstInstall.Value.Result.Reason} (see hub-1.log, worker-*.log)");
             }
@@ -115,7 +115,7 @@ public sealed class FleetRunner(FleetOptions options, TextWriter progress)
             sampler.MarkWindowStart();
             long windowStart = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
             long storedAtStart = await reader.CountEventsAsync(ct).ConfigureAwait(false);
-            var measuredRun = rollouts?.RunAsync("2.0.0", rolloutBytes, options.RolloutTimeout, ct);
+            var measuredRun = rollouts?.RunAsync("2.0.0", rolloutBytes, options.RolloutQuorum, options.RolloutTimeout, ct);
             await Task.Delay(options.Duration, ct).ConfigureAwait(false);
             long windowEnd = DateTimeOffset.UtcNow.ToUnixTimeMilliseconds();
             long storedAtEnd = await reader.CountEventsAsync(ct).ConfigureAwait(false);
@@ -178,7 +178,7 @@ public sealed class FleetRunner(FleetOptions options, TextWriter progress)
                 LoadAverageBefore = loadBefore,
                 LoadAverageDuring = loadDuring,
                 TotalSeconds = Math.Round(total.Elapsed.TotalSeconds, 1),
-                FirstInstall = firstInstall?.Result.WithDevices(devices, firstInstall.Value.StartedAtMs),
+                FirstInstall = firstInstall?.Result.WithDevices(devices, firstInstall.Value.StartedAtMs, measured?.StartedAtMs ?? long.MaxValue),
                 Rollout = measured?.Result.WithDevices(devices, measured.Value.StartedAtMs),
                 DeviceReports = devices,
             };
