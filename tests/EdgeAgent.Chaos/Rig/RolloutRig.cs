@@ -4,6 +4,7 @@ using EdgeAgent.Chaos.Checks;
 using EdgeAgent.Chaos.Faults;
 using EdgeAgent.Chaos.Harness;
 using EdgeAgent.Demo;
+using EdgeAgent.FleetSim.Fleet;
 using EdgeAgent.TestSupport.Mosquitto;
 
 namespace EdgeAgent.Chaos.Rig;
@@ -28,7 +29,7 @@ public sealed record RolloutProgress(string State, string DeviceStates, string? 
 /// persistence, <c>edgehub serve</c> on SQLite with release keys (<c>edgehub keys init</c>, <c>--trust-dir</c>), and
 /// <see cref="Options.Devices"/> <c>edgeagent run</c> daemons with synthetic sensors, telemetry and the update loop
 /// pointed at the hub's <c>/tuf/</c>. The devices start with no model; <see cref="InstallFirstReleaseAsync"/> rolls out
-/// release 1.0.0 to all of them, then a scenario starts the rollout of the ~1 MB 2.0.0 (<see cref="RolloutReleases"/>) and injects its fault while it runs. <see cref="VerifyAsync"/> is the end of
+/// release 1.0.0 to all of them, then a scenario starts the rollout of the ~1 MB 2.0.0 (<see cref="FleetReleases"/>, compiled in from the fleet simulation) and injects its fault while it runs. <see cref="VerifyAsync"/> is the end of
 /// every rollout scenario. One owner drives it; Dispose tears every process down.
 /// </summary>
 public sealed class RolloutRig : IAsyncDisposable
@@ -89,7 +90,7 @@ public sealed class RolloutRig : IAsyncDisposable
     public static async Task<RolloutRig> StartAsync(ChaosRun run, Options options, CancellationToken ct)
     {
         // The models are generated while the broker and the hub start (the 1 MB one takes seconds).
-        var releases = Task.Run(() => (First: RolloutReleases.First(options.SensorRateHz), Second: RolloutReleases.Sized(options.V2ModelBytes, options.SensorRateHz)), ct);
+        var releases = Task.Run(() => (First: FleetReleases.First(options.SensorRateHz), Second: FleetReleases.Sized(options.V2ModelBytes, options.SensorRateHz)), ct);
         var broker = await TelemetryRig.StartBrokerAsync(run).ConfigureAwait(false);
         HubProcess? hub = null;
         HubApi? api = null;
@@ -112,7 +113,7 @@ public sealed class RolloutRig : IAsyncDisposable
             var (first, second) = await releases.ConfigureAwait(false);
             await PublishAsync(api, first, ct).ConfigureAwait(false);
             long v2Bytes = await PublishAsync(api, second, ct).ConfigureAwait(false);
-            run.Log($"hub :{hub.Port} publishes {RolloutReleases.Family} 1.0.0 and 2.0.0 (model {second.Onnx.Length:N0} bytes, signed bundle {v2Bytes:N0} bytes)");
+            run.Log($"hub :{hub.Port} publishes {FleetReleases.Family} 1.0.0 and 2.0.0 (model {second.Onnx.Length:N0} bytes, signed bundle {v2Bytes:N0} bytes)");
 
             mirror = new CorruptingMirror(run.Seed) { Upstream = hub.BaseUri, BytesPerSecond = options.DownloadBytesPerSecond };
             var updates = UpdatesJson(hub.BaseUri, mirror.BaseUri, Path.Combine(keys, "online", "1.root.json"), options.ObserveWindow);
@@ -158,7 +159,7 @@ public sealed class RolloutRig : IAsyncDisposable
     private static string UpdatesJson(Uri hub, Uri mirror, string trustedRoot, TimeSpan observe) => $$"""
         {
             "metadataUrl": "{{hub}}tuf/metadata/", "targetBaseUrl": "{{mirror}}tuf/targets/", "trustedRoot": "{{trustedRoot}}",
-            "hardwareId": "{{RolloutReleases.HardwareId}}", "pollInterval": "3s", "retryInitial": "500ms", "retryMax": "4s",
+            "hardwareId": "linux-x64", "pollInterval": "3s", "retryInitial": "500ms", "retryMax": "4s",
             "observeWindow": "{{observe.TotalSeconds:0}}s", "observeMinCalls": {{(int)(observe.TotalSeconds * 3)}}, "observeMaxWindow": "60s", "latencyRuns": 50,
             "collapseShare": 1, "maxLowConfidenceShare": 1
           }
@@ -185,10 +186,10 @@ public sealed class RolloutRig : IAsyncDisposable
     }
 
     /// <summary>Registers the model (the hub checks it and builds the bundle) and publishes it signed; returns the bundle's length.</summary>
-    private static async Task<long> PublishAsync(HubApi api, RolloutRelease release, CancellationToken ct)
+    private static async Task<long> PublishAsync(HubApi api, FleetRelease release, CancellationToken ct)
     {
         await api.RegisterModelAsync(release.Onnx, release.ManifestJson, null, ct).ConfigureAwait(false);
-        var published = await api.PostAsync("api/v1/releases", new JsonObject { ["model"] = RolloutReleases.Family, ["version"] = release.Version }, ct).ConfigureAwait(false);
+        var published = await api.PostAsync("api/v1/releases", new JsonObject { ["model"] = FleetReleases.Family, ["version"] = release.Version }, ct).ConfigureAwait(false);
         return (long?)published?["length"] ?? 0;
     }
 
@@ -212,7 +213,7 @@ public sealed class RolloutRig : IAsyncDisposable
     {
         var created = await _api.PostAsync("api/v1/rollouts", new JsonObject
         {
-            ["family"] = RolloutReleases.Family,
+            ["family"] = FleetReleases.Family,
             ["version"] = version,
             ["cohort"] = new JsonObject { [CohortLabel] = CohortValue },
             ["steps"] = new JsonArray(new JsonObject { ["percent"] = 100, ["bakeSeconds"] = 0, ["minDevices"] = 1 }),
@@ -220,7 +221,7 @@ public sealed class RolloutRig : IAsyncDisposable
         }, ct).ConfigureAwait(false);
         var id = (string?)created?["id"] ?? throw new InvalidOperationException("the hub created a rollout without an id");
         LastRolloutId = id;
-        Run.Log($"rollout {id} of {RolloutReleases.Family} {version} started");
+        Run.Log($"rollout {id} of {FleetReleases.Family} {version} started");
         return id;
     }
 
@@ -307,11 +308,11 @@ public sealed class RolloutRig : IAsyncDisposable
         var deviceTimeout = TimeSpan.FromSeconds(end.State == "completed" ? 60 : 10);
         foreach (var d in Devices)
         {
-            var (recovered, status, last, elapsed) = await d.Agent.WaitForRecoveryAsync($"{RolloutReleases.Family} {version}", TelemetryRig.RecoveredDepth,
+            var (recovered, status, last, elapsed) = await d.Agent.WaitForRecoveryAsync($"{FleetReleases.Family} {version}", TelemetryRig.RecoveredDepth,
                 deviceTimeout, ct, requireCommitted: true).ConfigureAwait(false);
             slowest = Math.Max(slowest, elapsed.TotalSeconds);
-            Run.Log($"{d.Id}: {(recovered ? "serving" : "NOT serving")} {RolloutReleases.Family} {version} committed after {elapsed.TotalSeconds:0.0} s ({last})");
-            Run.Check(recovered, $"{d.Id} did not serve {RolloutReleases.Family} {version} committed with MQTT connected and its backlog drained within {deviceTimeout.TotalSeconds:0} s: {last}");
+            Run.Log($"{d.Id}: {(recovered ? "serving" : "NOT serving")} {FleetReleases.Family} {version} committed after {elapsed.TotalSeconds:0.0} s ({last})");
+            Run.Check(recovered, $"{d.Id} did not serve {FleetReleases.Family} {version} committed with MQTT connected and its backlog drained within {deviceTimeout.TotalSeconds:0} s: {last}");
             if (status is { } s) await File.WriteAllTextAsync(Path.Combine(Path.GetDirectoryName(d.Agent.ConfigPath)!, "agent-status.json"), s.ToString(), ct).ConfigureAwait(false);
         }
         foreach (var d in Devices)
@@ -360,7 +361,7 @@ public sealed class RolloutRig : IAsyncDisposable
         using var cmd = h.CreateCommand();
         cmd.CommandText = "SELECT version, phase FROM device_update_state WHERE device_id = $d AND family = $f";
         cmd.Parameters.AddWithValue("$d", deviceId);
-        cmd.Parameters.AddWithValue("$f", RolloutReleases.Family);
+        cmd.Parameters.AddWithValue("$f", FleetReleases.Family);
         using var r = cmd.ExecuteReader();
         string state = r.Read() ? $"{r.GetString(0)} {r.GetString(1)}" : "none";
         Run.Check(state == $"{version} committed", $"{deviceId}: the hub's newest update state is '{state}' (expected '{version} committed')");

@@ -1,6 +1,7 @@
 using EdgeAgent.Chaos.Faults;
 using EdgeAgent.Chaos.Harness;
 using EdgeAgent.Chaos.Rig;
+using EdgeAgent.FleetSim.Fleet;
 
 namespace EdgeAgent.Chaos.Scenarios;
 
@@ -45,7 +46,7 @@ public sealed class RolloutCorruptMirrorScenario : IChaosScenario
         {
             // Not "committed": the agent's status keeps the committed flag of a first install from the moment it was
             // activated (docs/CHAOS.md, "Also seen"); the slot pointer on disk says committed.
-            var (ok, _, last, _) = await d.Agent.WaitForRecoveryAsync($"{RolloutReleases.Family} 1.0.0", long.MaxValue, TimeSpan.FromSeconds(20), ct);
+            var (ok, _, last, _) = await d.Agent.WaitForRecoveryAsync($"{FleetReleases.Family} 1.0.0", long.MaxValue, TimeSpan.FromSeconds(20), ct);
             if (ok) serving1++;
             run.Check(ok, $"{d.Id} does not serve 1.0.0 while the mirror serves a corrupted 2.0.0: {last}");
         }
