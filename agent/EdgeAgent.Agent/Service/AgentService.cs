@@ -212,6 +212,13 @@ internal sealed class AgentService(AgentOptions options, ServiceStatus status, L
             _log.LogInformation("Active model of {Family} is now {Version} (was {Old}); rebuilding the pipeline", e.Family, active, served.Manifest.Version);
             try { _serving?.Cancel(); } catch (ObjectDisposedException) { }
         }
+        else if (e.To == "committed" && active == served.Manifest.Version && !served.Committed)
+        {
+            // The model being served passed its health window (a first install): same model, nothing to rebuild, but
+            // status and 'models show' must stop calling it uncommitted (they did until a restart; chaos rollout rig).
+            _model = served with { Committed = true };
+            _statusPublisher?.Notify();
+        }
     }
 
     /// <summary>Idles (READY, watchdog fed) until the update loop installs a first model; null when stopping.</summary>

@@ -41,6 +41,9 @@ public sealed class RolloutHealthProbe(IHubStore store)
     /// <summary>Most days of drift windows read (from the rollout's creation on).</summary>
     public int MaxDriftDays { get; init; } = 14;
 
+    /// <summary>Refusal codes (<c>UpdateRefusal</c> names) that say the download failed, not that the release is bad.</summary>
+    public static readonly IReadOnlySet<string> DeliveryFailureCodes = new HashSet<string>(StringComparer.Ordinal) { "TargetHash", "Download", "InsufficientDisk" };
+
     public async Task<(RolloutHealth Health, IReadOnlyList<RolloutDeviceProgress> Devices)> MeasureAsync(
         RolloutRecord rollout, IReadOnlyList<RolloutDeviceRecord> devices, DateTimeOffset now, CancellationToken ct)
     {
@@ -55,6 +58,10 @@ public sealed class RolloutHealthProbe(IHubStore store)
             var s = states.GetValueOrDefault(d.DeviceId);
             bool about = s is not null && s.Version == rollout.Version && s.At >= d.AssignedAt.AddMinutes(-5);
             string state = d.Action == RolloutDeviceAction.Reverted ? "reverted" : about ? s!.Phase : "pending";
+            // The bytes never arrived intact (a corrupting mirror, a cut download, a full disk): the device judged its copy,
+            // not the release, keeps its current model, does not blacklist the release and tries again at its next check.
+            // Counting that as a refusal would let one bad mirror halt and roll back a good release (docs/CHAOS.md).
+            if (state == "refused" && s!.Code is { } code && DeliveryFailureCodes.Contains(code)) state = "retrying";
             switch (state)
             {
                 case "committed": committed++; committedAt[d.DeviceId] = s!.At; break;

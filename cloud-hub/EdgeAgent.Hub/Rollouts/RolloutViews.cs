@@ -39,7 +39,7 @@ public sealed record RolloutStepView(int Step, double Percent, long BakeSeconds,
 /// <summary>Everything about one rollout (<c>GET /api/v1/rollouts/{id}</c>).</summary>
 /// <param name="Reason">Why it halted, was paused or aborted.</param>
 /// <param name="WaitingFor">What the current step waits for before it passes (null when not running).</param>
-/// <param name="DeviceStates">Devices per state: pending, downloading…observing, committed, refused, rolled-back, reverted.</param>
+/// <param name="DeviceStates">Devices per state: pending, downloading…observing, committed, refused, rolled-back, reverted, and retrying (the device refused its copy of the bundle — corrupted, cut or no disk space — not the release, and tries again).</param>
 /// <param name="Unpublished">Device assignments decided but not yet published (signed).</param>
 public sealed record RolloutDetailView(
     string Id, string Family, string Version, long ReleaseCounter, string Target, string State, int Step, string? Reason, string? WaitingFor,

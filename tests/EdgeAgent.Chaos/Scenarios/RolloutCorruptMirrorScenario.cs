@@ -44,9 +44,9 @@ public sealed class RolloutCorruptMirrorScenario : IChaosScenario
         int serving1 = 0;
         foreach (var d in rig.Devices)
         {
-            // Not "committed": the agent's status keeps the committed flag of a first install from the moment it was
-            // activated (docs/CHAOS.md, "Also seen"); the slot pointer on disk says committed.
-            var (ok, _, last, _) = await d.Agent.WaitForRecoveryAsync($"{FleetReleases.Family} 1.0.0", long.MaxValue, TimeSpan.FromSeconds(20), ct);
+            // Committed too: the first install passed its health window before 2.0.0 was rolled out (the agent's status
+            // said "uncommitted" for a first install until a restart; fixed with this check).
+            var (ok, _, last, _) = await d.Agent.WaitForRecoveryAsync($"{FleetReleases.Family} 1.0.0", long.MaxValue, TimeSpan.FromSeconds(20), ct, requireCommitted: true);
             if (ok) serving1++;
             run.Check(ok, $"{d.Id} does not serve 1.0.0 while the mirror serves a corrupted 2.0.0: {last}");
         }

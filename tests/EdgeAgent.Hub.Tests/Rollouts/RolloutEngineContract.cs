@@ -45,6 +45,40 @@ public abstract class RolloutEngineContract<TFactory>(TFactory factory) where TF
         new(Family, "2.0.0", Site, [new(10, 300, 2), new(50, 300, 5), new(100, 300, 10)], thresholds ?? new RolloutThresholds { MinPredictions = 50 }, id);
 
     [Fact]
+    public async Task A_download_that_arrived_corrupted_is_not_a_verdict_on_the_release_the_device_retries_and_the_rollout_completes()
+    {
+        await using var w = await WorldAsync();
+        await w.Service.CreateAsync(new(Family, "2.0.0", Site, [new(100, 0, 1)], new RolloutThresholds { MinPredictions = 50, MaxRefusalRatio = 0.2 }, "r1"), "alice", default);
+        await w.Engine.EvaluateAllAsync(default);
+        var all = await w.MovedAsync("r1");
+
+        // A corrupting mirror: the first reports are all target-hash refusals (1 of 1, 5 of 5 — far above 20 %).
+        for (int i = 0; i < 5; i++)
+            await w.Fleet.UpdateAsync(all[i], Family, "2.0.0", 2, "refused", "the downloaded bundle does not match the signed TUF metadata", "TargetHash");
+        await w.Fleet.UpdateAsync(all[5], Family, "2.0.0", 2, "refused", "download failed: connection reset", "Download");
+        await w.Engine.EvaluateAllAsync(default);
+        Assert.Equal(RolloutState.Running, (await w.RolloutAsync("r1")).State);
+        var view = await new RolloutInspector(w.Store, w.Time).DescribeAsync("r1", default);
+        Assert.Equal(6, view!.DeviceStates["retrying"]);
+        Assert.DoesNotContain("refused", view.DeviceStates.Keys);
+
+        // The mirror heals: every device commits, the rollout completes.
+        foreach (var d in all) await w.Fleet.UpdateAsync(d, Family, "2.0.0", 2, "committed");
+        await w.Engine.EvaluateAllAsync(default);
+        Assert.Equal(RolloutState.Completed, (await w.RolloutAsync("r1")).State);
+
+        // A refusal of the release itself (its golden vectors) still counts against it.
+        await using var v = await WorldAsync();
+        await v.Service.CreateAsync(new(Family, "2.0.0", Site, [new(100, 0, 1)], new RolloutThresholds { MinPredictions = 50, MaxRefusalRatio = 0.2 }, "r2"), "alice", default);
+        await v.Engine.EvaluateAllAsync(default);
+        var moved = await v.MovedAsync("r2");
+        await v.Fleet.UpdateAsync(moved[0], Family, "2.0.0", 2, "refused", "golden vector 3 differs", "GoldenVector");
+        await v.Engine.EvaluateAllAsync(default);
+        var state = (await v.RolloutAsync("r2")).State;
+        Assert.True(state is RolloutState.Halted or RolloutState.RolledBack, $"a golden-vector refusal left the rollout {state}");
+    }
+
+    [Fact]
     public async Task The_last_step_completes_only_when_every_assigned_device_has_an_outcome_not_at_its_minimum()
     {
         await using var w = await WorldAsync();
