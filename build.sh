@@ -11,6 +11,7 @@
 #   ./build.sh publish-aot  Native AOT agent where the NativeAOT runtime pack is reachable
 #   ./build.sh bench [NAME] the benchmarks recorded in docs/BENCHMARKS.md
 #   ./build.sh chaos [ARGS] the chaos suite, every fault scenario in full (docs/CHAOS.md; CI runs the short form)
+#   ./build.sh fleet ARGS   the fleet simulation, e.g. --devices 1000 --rate 10 --duration 60 (docs/FLEET.md)
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$PWD
@@ -180,6 +181,7 @@ case "$target" in
   publish-aot) mkdir -p out; publish_aot ;;
   bench) bench "$@" ;;
   chaos) build; dotnet "tests/EdgeAgent.Chaos/bin/$CONFIG/net10.0/EdgeAgent.Chaos.dll" "$@" ;;
+  fleet) build; dotnet "tests/EdgeAgent.FleetSim/bin/$CONFIG/net10.0/EdgeAgent.FleetSim.dll" "$@" ;;
   prereqs) prereqs ;;
-  *) die "unknown target '$target' (build, test, demo, publish, package, publish-aot, bench, chaos)" ;;
+  *) die "unknown target '$target' (build, test, demo, publish, package, publish-aot, bench, chaos, fleet)" ;;
 esac
