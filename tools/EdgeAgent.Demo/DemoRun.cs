@@ -139,6 +139,13 @@ internal sealed class DemoRun(DemoOptions options)
         var hard = await WaitForHardCasesAsync(hub, TimeSpan.FromMinutes(2), ct);
         Done(hard);
 
+        // The drift above is a sensor whose offset keeps growing; a release judged on that device now would be judged
+        // on data no model was trained for (its health window rolls the release back there, and the rollout with it).
+        // As in the field, the sensor gets fixed first: the agent restarts without the drift, keeping its state.
+        await _children.StopAsync("agent-" + DeviceId(2), TimeSpan.FromSeconds(15));
+        StartAgent(2, devices[2], drift: false);
+        Console.WriteLine($"      {DeviceId(2)}'s sensor re-mounted: its agent restarted without the drift (model, outbox and state kept)");
+
         Step(6, "Model v2: canary on one third of the fleet, shadowed on the device, then promoted");
         var v2 = DemoModels.V2();
         await ReleaseAsync(hub, v2, ct);
@@ -201,13 +208,13 @@ internal sealed class DemoRun(DemoOptions options)
         ]);
     }
 
-    private void StartAgent(int index, DeviceBundle device)
+    private void StartAgent(int index, DeviceBundle device, bool drift = true)
     {
         string id = DeviceId(index);
         string root = Path.Combine(Dir, "agents", id);
         System.IO.Directory.CreateDirectory(Path.Combine(root, "run"));
         // dev-03 drifts: its sensor's mean creeps up from DriftStartSeconds on (the drift the dashboard shows).
-        string drift = index == 2 ? $$""", "driftStartSeconds": {{DriftStartSeconds}}, "driftMeanPerSecond": 0.05""" : "";
+        string driftSettings = drift && index == 2 ? $$""", "driftStartSeconds": {{DriftStartSeconds}}, "driftMeanPerSecond": 0.05""" : "";
         var config = $$"""
             {
               "deviceId": "{{id}}",
@@ -216,7 +223,7 @@ internal sealed class DemoRun(DemoOptions options)
               "mqtt": { "host": "127.0.0.1", "port": {{options.MqttPort}}, "useTls": true,
                         "caFile": "{{device.Directory}}/ca.crt", "certFile": "{{device.Directory}}/device.crt", "keyFile": "{{device.Directory}}/device.key", "keepAlive": "10s" },
               "metrics": { "enabled": true, "bind": "127.0.0.1", "port": {{9464 + index}} },
-              "sensors": { "kind": "synthetic", "synthetic": { "seed": {{100 + index}}, "rateHz": 50, "schedule": "{{DemoModels.Schedule}}"{{drift}} } },
+              "sensors": { "kind": "synthetic", "synthetic": { "seed": {{100 + index}}, "rateHz": 50, "schedule": "{{DemoModels.Schedule}}"{{driftSettings}} } },
               "pipeline": { "drift": { "snapshotInterval": "10s" } },
               "cloud": { "enabled": true, "timeout": "2s" },
               "updates": {
