@@ -50,6 +50,15 @@ public sealed record DrainerOptions
     public TimeSpan AckTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
     /// <summary>
+    /// With <see cref="AwaitHubAck"/>: for one <see cref="AckTimeout"/> after the link to the broker came back, a batch without
+    /// hub ack is sent again after this shorter time. A broker that restarted accepts (and PUBACKs) what devices send
+    /// before the hub has subscribed again — Mosquitto does not restore shared subscriptions — and drops it, so the first
+    /// resends after a reconnect are the ones most likely to need another (docs/CHAOS.md finding 6: a rollout's commit
+    /// reports waited the full 60 s). Resends are harmless: the hub's dedup absorbs them.
+    /// </summary>
+    public TimeSpan ReconnectAckTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
     /// With <see cref="AwaitHubAck"/>: batches per stream that may await the hub's ack at once (the send
     /// window). Bounds what a timeout re-sends and what a hub that is down lets pile up at the broker.
     /// </summary>

@@ -43,6 +43,8 @@ public sealed class OutboxDrainer
     private long _batches, _events, _bytes, _json, _failures, _timeouts;
     private int _running;
     private int _linkDown; // 1 after a failed publish, until the next success
+    private long _seenLinkRequeues; // the outbox's LinkRequeues when this loop last looked
+    private long? _linkBackAt; // timestamp of the last reconnect this loop noticed
 
     public OutboxDrainer(TelemetryOutbox outbox, ITelemetryTransport transport, DrainerOptions options,
         TimeProvider? time = null, ILogger? logger = null)
@@ -59,6 +61,7 @@ public sealed class OutboxDrainer
             throw new ArgumentException("drain rate limits must be positive when set", nameof(options));
         if (options.PublishTimeout <= TimeSpan.Zero) throw new ArgumentException("PublishTimeout must be positive", nameof(options));
         if (options.AckTimeout <= TimeSpan.Zero) throw new ArgumentException($"AckTimeout must be positive (got {options.AckTimeout})", nameof(options));
+        if (options.ReconnectAckTimeout <= TimeSpan.Zero) throw new ArgumentException($"ReconnectAckTimeout must be positive (got {options.ReconnectAckTimeout})", nameof(options));
         if (options.MaxAwaitingBatches < 1) throw new ArgumentException($"MaxAwaitingBatches must be ≥ 1 (got {options.MaxAwaitingBatches})", nameof(options));
         _outbox = outbox;
         _transport = transport;
@@ -92,9 +95,10 @@ public sealed class OutboxDrainer
                 var inFlight = _lanes.Count(l => l.InFlight is not null);
                 if (_options.AwaitHubAck)
                 {
-                    _outbox.RequeueUnacknowledged(_options.AckTimeout);
+                    var ackTimeout = CurrentAckTimeout();
+                    _outbox.RequeueUnacknowledged(ackTimeout);
                     // Look again when the oldest awaiting batch could expire, even if nothing else happens.
-                    wake = Min(wake, _options.AckTimeout / 4);
+                    wake = Min(wake, ackTimeout / 4);
                 }
                 foreach (var lane in _lanes)
                 {
@@ -265,6 +269,19 @@ public sealed class OutboxDrainer
     }
 
     private static TimeSpan? Min(TimeSpan? a, TimeSpan b) => a is { } x && x < b ? x : b;
+
+    /// <summary>The ack timeout now: <see cref="DrainerOptions.ReconnectAckTimeout"/> for one <see cref="DrainerOptions.AckTimeout"/> after a reconnect.</summary>
+    private TimeSpan CurrentAckTimeout()
+    {
+        long requeues = _outbox.LinkRequeues;
+        if (requeues != _seenLinkRequeues)
+        {
+            _seenLinkRequeues = requeues;
+            _linkBackAt = _time.GetTimestamp();
+        }
+        bool justReconnected = _linkBackAt is { } back && _time.GetElapsedTime(back) < _options.AckTimeout;
+        return justReconnected && _options.ReconnectAckTimeout < _options.AckTimeout ? _options.ReconnectAckTimeout : _options.AckTimeout;
+    }
 
     private sealed class Lane(TelemetryStream stream, bool Live, string topic)
     {

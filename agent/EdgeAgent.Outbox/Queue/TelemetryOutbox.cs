@@ -606,6 +606,14 @@ public sealed class TelemetryOutbox : IAsyncDisposable
         return requeued;
     }
 
+    private long _linkRequeues;
+
+    /// <summary>
+    /// How often <see cref="RequeueAwaitingAck"/> was called (each call means "the link to the broker came back"); the
+    /// drainer watches it to shorten its ack timeout right after a reconnect (<see cref="Drain.DrainerOptions.ReconnectAckTimeout"/>).
+    /// </summary>
+    public long LinkRequeues => Interlocked.Read(ref _linkRequeues);
+
     /// <summary>
     /// Makes every row that awaits the hub's ack pending again, so the drainer re-sends it. Call it when
     /// the MQTT connection was re-established: a broker that restarted may have lost what it had
@@ -614,6 +622,7 @@ public sealed class TelemetryOutbox : IAsyncDisposable
     /// </summary>
     public long RequeueAwaitingAck()
     {
+        Interlocked.Increment(ref _linkRequeues);
         var requeued = _awaiting.RequeueAll();
         if (requeued > 0)
         {

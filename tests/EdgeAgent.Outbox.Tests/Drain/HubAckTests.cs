@@ -143,6 +143,37 @@ public sealed class HubAckTests
     }
 
     [Fact]
+    public async Task Right_after_a_reconnect_a_batch_the_hub_never_saw_is_sent_again_after_the_short_reconnect_timeout()
+    {
+        using var dir = new TempDirectory();
+        await using var outbox = await TelemetryOutbox.OpenAsync(Events.Options(dir.File("o.db")));
+        for (var i = 0; i < 10; i++) await outbox.AppendAsync(Events.Telemetry(i));
+        // The link is down for the first attempt. The broker it comes back to has no hub subscription yet (it PUBACKs and
+        // drops): the delivery after the outage and the drainer's immediate re-send on the link coming back both get no
+        // hub ack.
+        var transport = new FaultInjectingTransport
+        {
+            Plan = (attempt, _) => attempt == 1 ? Fault.FailBeforeDelivery : Fault.None,
+            LoseAck = (n, _) => n <= 2,
+            AckTo = outbox,
+        };
+        // Real time (the outbox's group commit runs on it too). The full ack timeout is an hour, so only the reconnect
+        // timeout (1 s) can bring the rows back within the wait below.
+        var drainer = new OutboxDrainer(outbox, transport,
+            Options() with { AckTimeout = TimeSpan.FromHours(1), ReconnectAckTimeout = TimeSpan.FromSeconds(1) });
+        using var cts = new CancellationTokenSource();
+        var run = drainer.RunAsync(cts.Token);
+
+        await Wait.UntilAsync(() => Pending(outbox) == 0, "re-sent after the reconnect timeout and acked by the hub");
+        await cts.CancelAsync();
+        await run;
+
+        Assert.Equal(1, outbox.LinkRequeues); // the drainer noticed the link coming back once
+        Assert.Equal(30, transport.DeliveredEvents); // after the outage, the immediate re-send, the reconnect-timeout re-send
+        Assert.Equal(Enumerable.Range(1, 10).Select(i => (long)i), transport.Applied.Select(a => a.Event.Seq).Order()); // once each at the hub
+    }
+
+    [Fact]
     public async Task Requeue_after_a_reconnect_sends_everything_awaiting_the_hub_again_at_once()
     {
         using var dir = new TempDirectory();
