@@ -129,7 +129,11 @@ public sealed class DrainerTests
             var retry = attempts.First(a => a.Attempt > failed.Attempt && a.Batch.Stream == failed.Batch.Stream && a.Batch.BootId == failed.Batch.BootId);
             Assert.Equal(failed.Batch.Events.Select(e => e.Seq), retry.Batch.Events.Take(failed.Batch.Count).Select(e => e.Seq));
         }
-        Assert.True(transport.DeliveredEvents > 1000, "lost PUBACKs must have caused duplicates on the wire");
+        // On PUBACK mode a lost PUBACK means the rows are still there: they must go again (duplicates on the wire).
+        // With hub acks the hub may ack the delivered batch before the retry reads, and its rows are gone: no duplicate
+        // is owed (CI saw exactly 1,000 deliveries once, under load).
+        if (hubAck) Assert.True(transport.DeliveredEvents >= 1000, $"delivered {transport.DeliveredEvents} of 1,000");
+        else Assert.True(transport.DeliveredEvents > 1000, "lost PUBACKs must have caused duplicates on the wire");
         var applied = transport.Applied.Select(a => a.Event.Seq).ToList();
         Assert.Equal(receipts.Select(r => r.Seq).Order(), applied.Order()); // exactly once in effect
         Assert.Equal(0, transport.Hub.Statistics.TooOld);
