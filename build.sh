@@ -104,7 +104,8 @@ run_tests() {
       s=$(sed -E 's/.* notExecuted="([0-9]+)".*/\1/' <<<"$counters")
       local e; e=$(sed -E 's/.* error="([0-9]+)".*/\1/' <<<"$counters"); f=$((f + e))
       say "   $p passed, $f failed, $s skipped"
-      [ "$f" -gt 0 ] && { grep -E '^\s*Failed ' "$log" | head -20 >&2 || true; }
+      # The failing tests with their messages and the first stack lines: CI keeps nothing else (flakes need them).
+      [ "$f" -gt 0 ] && { grep -E -A10 '^\s*Failed ' "$log" | head -80 >&2 || true; }
     else
       p=0 f=1 s=0; say "   test run did not complete (exit $rc):"; tail -30 "$log" >&2
     fi
