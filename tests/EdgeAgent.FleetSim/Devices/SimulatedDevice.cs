@@ -163,14 +163,17 @@ public sealed class SimulatedDevice : IAsyncDisposable
         }
         var model = _env.Model ?? throw new InvalidOperationException("a device without updates needs a fixed model");
         InferenceEngine engine = model.SharedEngine ?? (_ownEngine = model.LoadEngine());
+        _pipelineRun = Task.Run(() => ServeAsync(engine, model.Window, new InferencePipelineOptions { Model = model.ModelKey, Labels = model.Labels }, _sensing.Token),
+            CancellationToken.None);
+    }
+
+    /// <summary>Runs the inference pipeline on this device's seeded synthetic accelerometer until <paramref name="ct"/>.</summary>
+    private Task ServeAsync(InferenceEngine engine, WindowSpec window, InferencePipelineOptions options, CancellationToken ct)
+    {
         var source = new SyntheticSource(new SyntheticSettings { Seed = (ulong)Index + 1, RateHz = _env.SampleRateHz });
-        _pipeline = new InferencePipeline(source, model.Window, engine, _outbox, new InferencePipelineOptions
-        {
-            Model = model.ModelKey,
-            Labels = model.Labels,
-            Drift = new DriftMonitorOptions { SnapshotInterval = _env.DriftSnapshotInterval },
-        });
-        _pipelineRun = Task.Run(() => _pipeline.RunAsync(_sensing.Token), CancellationToken.None);
+        _pipeline = new InferencePipeline(source, window, engine, _outbox!,
+            options with { Drift = new DriftMonitorOptions { SnapshotInterval = _env.DriftSnapshotInterval } });
+        return _pipeline.RunAsync(ct);
     }
 
     /// <summary>
@@ -184,17 +187,19 @@ public sealed class SimulatedDevice : IAsyncDisposable
         var manifest = installed.Manifest;
         _ownEngine = InferenceEngine.Load(installed.ModelPath);
         loop.AttachEngine(manifest.Name, _ownEngine);
-        var source = new SyntheticSource(new SyntheticSettings { Seed = (ulong)Index + 1, RateHz = _env.SampleRateHz });
-        var spec = new WindowSpec { Length = manifest.Windowing.Length, Hop = manifest.Windowing.Stride, Channels = source.Channels.Take(manifest.Windowing.Channels).ToArray() };
-        _pipeline = new InferencePipeline(source, spec, _ownEngine, _outbox!, new InferencePipelineOptions
+        // The synthetic source's channels (ax, ay, az) feed the model in order, as the agent feeds the manifest's count.
+        var window = new WindowSpec
+        {
+            Length = manifest.Windowing.Length, Hop = manifest.Windowing.Stride,
+            Channels = SyntheticAccelerometer.ChannelNames.Take(manifest.Windowing.Channels).ToArray(),
+        };
+        await ServeAsync(_ownEngine, window, new InferencePipelineOptions
         {
             Model = $"{manifest.Name}@{manifest.Version}",
             Labels = manifest.Labels,
             Gate = new GateOptions { ConfidenceThreshold = (float)manifest.ConfidenceThreshold },
-            Drift = new DriftMonitorOptions { SnapshotInterval = _env.DriftSnapshotInterval },
             InferenceObserver = loop.ObserverFor(manifest.Name),
-        });
-        await _pipeline.RunAsync(ct).ConfigureAwait(false);
+        }, ct).ConfigureAwait(false);
     }
 
     /// <summary>

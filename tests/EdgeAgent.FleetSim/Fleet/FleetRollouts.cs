@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text.Json.Nodes;
 using EdgeAgent.Demo;
 using EdgeAgent.FleetSim.Devices;
+using EdgeAgent.FleetSim.Measurement;
 
 namespace EdgeAgent.FleetSim.Fleet;
 
@@ -12,8 +13,7 @@ public sealed record PhaseTiming(int Devices, double P50Seconds, double P90Secon
     {
         if (seconds.Count == 0) return new PhaseTiming(0, 0, 0, 0);
         var s = seconds.Order().ToArray();
-        double At(double q) => s[Math.Min(s.Length - 1, (int)Math.Ceiling(q * s.Length) - 1)];
-        return new PhaseTiming(s.Length, Math.Round(At(0.5), 2), Math.Round(At(0.9), 2), Math.Round(s[^1], 2));
+        return new PhaseTiming(s.Length, Math.Round(IngestSummary.Percentile(s, 0.5), 2), Math.Round(IngestSummary.Percentile(s, 0.9), 2), Math.Round(s[^1], 2));
     }
 }
 

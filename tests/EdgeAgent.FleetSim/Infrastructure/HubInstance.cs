@@ -72,16 +72,11 @@ public sealed class HubInstance : IAsyncDisposable
     /// <exception cref="InvalidOperationException">The command failed; the message carries its error output.</exception>
     public static async Task<string> RunCommandAsync(IReadOnlyList<string> arguments, CancellationToken cancellationToken)
     {
-        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        info.ArgumentList.Add(HubDll());
-        foreach (var a in arguments) info.ArgumentList.Add(a);
-        using var process = Process.Start(info) ?? throw new InvalidOperationException("edgehub did not start");
-        var stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
-        var stderr = process.StandardError.ReadToEndAsync(cancellationToken);
-        await process.WaitForExitAsync(cancellationToken).ConfigureAwait(false);
-        if (process.ExitCode != 0)
-            throw new InvalidOperationException($"edgehub {string.Join(' ', arguments)} exited with {process.ExitCode}: {(await stderr.ConfigureAwait(false)).Trim()}");
-        return await stdout.ConfigureAwait(false);
+        cancellationToken.ThrowIfCancellationRequested();
+        var r = await TestSupport.Mosquitto.ChildProcess.RunAsync("dotnet", [HubDll(), .. arguments], timeout: TimeSpan.FromMinutes(2)).ConfigureAwait(false);
+        if (r.ExitCode != 0)
+            throw new InvalidOperationException($"edgehub {string.Join(' ', arguments)} exited with {r.ExitCode}: {r.StandardError.Trim()}");
+        return r.StandardOutput;
     }
 
     private static string HubDll()
